@@ -1,0 +1,256 @@
+"""The single source of truth for spikeloom.
+
+Geometry, packed record layouts, enums and the per-core memory map are
+defined here once and imported by the gateware (``spikeloom.hdl``), the golden
+model (``spikeloom.sim``), the host (``spikeloom.host``), the testbenches and
+the docs generator. Nothing in this module depends on the gateware; the
+``amaranth.lib.data`` layouts are plain descriptions that the host can also
+use to pack and unpack words (``layout.const({...}).as_value().value`` and
+``layout.from_bits(...)``).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import asdict, dataclass
+
+from amaranth.hdl import signed, unsigned
+from amaranth.lib import data
+
+__all__ = ["Geometry", "Model", "Region", "GEOMETRY_FIELDS"]
+
+
+class Model(enum.IntEnum):
+    """Neuron model, the ``model`` field of the neuron parameters."""
+
+    LIF = 0
+    COUNTER = 1
+
+
+class Region(enum.IntEnum):
+    """Memories of one core reachable through its configuration port.
+
+    Every region is addressed per element (one crossbar entry, one neuron):
+    see :meth:`Geometry.region_depth` and :meth:`Geometry.region_layout`.
+    """
+
+    CROSSBAR = 0  #: index = row * neurons + column; an ``entry_layout`` word
+    PARAMS = 1  #: index = neuron; a ``params_layout`` word
+    STATE = 2  #: index = neuron; a ``state_layout`` word
+
+
+def _is_pow2(x: int) -> bool:
+    return x > 0 and (x & (x - 1)) == 0
+
+
+def _ceil_log2(x: int) -> int:
+    return max(0, (x - 1).bit_length())
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Elaboration-time parameters of a spikeloom chip.
+
+    Every size in the gateware, the golden model and the host derives from
+    one instance of this class. Invalid values raise :class:`ValueError`
+    naming the field.
+    """
+
+    #: Branching factors of the bus tree, leaves first. ``(1,)`` is one core.
+    levels: tuple[int, ...] = (1,)
+    #: N, neurons per core (power of two).
+    neurons: int = 256
+    #: A, external input rows (axons) per core (power of two).
+    axons: int = 256
+    #: k, bits of synapse multiplicity: a crossbar entry holds 0 .. 2**k - 1.
+    count_bits: int = 3
+    #: P, signed width of the membrane potential and the counter slope.
+    potential_bits: int = 16
+    #: F, routing-table entries per neuron.
+    fanout: int = 4
+    #: H, ticks of spike history kept for learning.
+    history: int = 8
+    #: Crossbar entries read per clock (power of two dividing ``neurons``).
+    lanes: int = 4
+    #: Width of the refractory / counter-age timer and of R and W.
+    timer_bits: int = 8
+    #: Width of the tick stamp carried by output events.
+    tick_bits: int = 16
+
+    def __post_init__(self):
+        object.__setattr__(self, "levels", tuple(int(x) for x in self.levels))
+
+        def bad(name, why):
+            raise ValueError(f"Geometry.{name} = {getattr(self, name)!r}: {why}")
+
+        if not self.levels or any(b < 1 for b in self.levels):
+            bad("levels", "must be a non-empty tuple of branching factors >= 1")
+        for name in ("neurons", "axons", "lanes"):
+            if not _is_pow2(getattr(self, name)):
+                bad(name, "must be a power of two")
+        if self.neurons < 2:
+            bad("neurons", "must be at least 2")
+        if self.lanes > self.neurons:
+            bad("lanes", f"must not exceed neurons ({self.neurons})")
+        if not 1 <= self.count_bits <= 8:
+            bad("count_bits", "must be in 1 .. 8")
+        if not 4 <= self.potential_bits <= 32:
+            bad("potential_bits", "must be in 4 .. 32")
+        if not 1 <= self.fanout <= 64:
+            bad("fanout", "must be in 1 .. 64")
+        if not 1 <= self.history <= 32:
+            bad("history", "must be in 1 .. 32")
+        if not 1 <= self.timer_bits <= 16:
+            bad("timer_bits", "must be in 1 .. 16")
+        if not 8 <= self.tick_bits <= 32:
+            bad("tick_bits", "must be in 8 .. 32")
+
+    # -- derived sizes ----------------------------------------------------
+
+    @property
+    def cores(self) -> int:
+        return math.prod(self.levels)
+
+    @property
+    def rows(self) -> int:
+        """Crossbar rows per core: N recurrent rows, then A axon rows."""
+        return self.neurons + self.axons
+
+    @property
+    def groups(self) -> int:
+        """Neuron groups per core: columns processed ``lanes`` at a time."""
+        return self.neurons // self.lanes
+
+    @property
+    def max_count(self) -> int:
+        return (1 << self.count_bits) - 1
+
+    @property
+    def v_min(self) -> int:
+        return -(1 << (self.potential_bits - 1))
+
+    @property
+    def v_max(self) -> int:
+        return (1 << (self.potential_bits - 1)) - 1
+
+    @property
+    def timer_max(self) -> int:
+        return (1 << self.timer_bits) - 1
+
+    @property
+    def acc_bits(self) -> int:
+        """Signed width of an input accumulator that can never overflow.
+
+        The largest possible input to a neuron is every row active with a
+        full-count synapse of one sign: ``rows * max_count`` in magnitude.
+        """
+        return (self.rows * self.max_count).bit_length() + 1
+
+    @property
+    def neuron_bits(self) -> int:
+        return _ceil_log2(self.neurons)
+
+    @property
+    def axon_bits(self) -> int:
+        return _ceil_log2(self.axons)
+
+    @property
+    def core_bits(self) -> int:
+        return max(1, _ceil_log2(self.cores))
+
+    # -- packed layouts (one definition, used everywhere) -----------------
+
+    @property
+    def entry_layout(self) -> data.StructLayout:
+        """Crossbar entry: ``count`` parallel binary synapses of one sign.
+
+        ``sign`` 0 is excitatory (+1 each), 1 inhibitory (-1 each); the
+        weight is ``(-1)**sign * count``. A zero count is no synapse; its sign
+        is kept (it is the row's default sign for growth).
+        """
+        return data.StructLayout({"count": unsigned(self.count_bits), "sign": unsigned(1)})
+
+    @property
+    def params_layout(self) -> data.StructLayout:
+        """Per-neuron parameters (see docs/semantics.md)."""
+        return data.StructLayout(
+            {
+                "model": unsigned(1),
+                "threshold": unsigned(self.potential_bits - 1),
+                "leak": unsigned(self.potential_bits - 1),
+                "refractory": unsigned(self.timer_bits),
+                "window": unsigned(self.timer_bits),
+                "direct": unsigned(1),
+                "output": unsigned(1),
+                "learn": unsigned(1),
+            }
+        )
+
+    @property
+    def state_layout(self) -> data.StructLayout:
+        """Per-neuron state: potential, counter slope, timer, counter active."""
+        return data.StructLayout(
+            {
+                "v": signed(self.potential_bits),
+                "s": signed(self.potential_bits),
+                "timer": unsigned(self.timer_bits),
+                "active": unsigned(1),
+            }
+        )
+
+    @property
+    def event_layout(self) -> data.StructLayout:
+        """An output address event: the tick it was fired at and its source."""
+        return data.StructLayout(
+            {
+                "tick": unsigned(self.tick_bits),
+                "core": unsigned(self.core_bits),
+                "neuron": unsigned(self.neuron_bits),
+            }
+        )
+
+    # -- configuration-port memory map --------------------------------------
+
+    def region_layout(self, region: Region) -> data.StructLayout:
+        return {
+            Region.CROSSBAR: self.entry_layout,
+            Region.PARAMS: self.params_layout,
+            Region.STATE: self.state_layout,
+        }[Region(region)]
+
+    def region_depth(self, region: Region) -> int:
+        return {
+            Region.CROSSBAR: self.rows * self.neurons,
+            Region.PARAMS: self.neurons,
+            Region.STATE: self.neurons,
+        }[Region(region)]
+
+    @property
+    def cfg_addr_bits(self) -> int:
+        return max(_ceil_log2(self.region_depth(r)) for r in Region)
+
+    @property
+    def cfg_data_bits(self) -> int:
+        return max(self.region_layout(r).size for r in Region)
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["levels"] = list(self.levels)
+        return d
+
+
+GEOMETRY_FIELDS = tuple(Geometry.__dataclass_fields__)
+
+
+def pack(layout: data.StructLayout, **fields) -> int:
+    """Pack field values into the integer word of ``layout``."""
+    return layout.const(fields).as_value().value
+
+
+def unpack(layout: data.StructLayout, word: int) -> dict:
+    """Unpack an integer word of ``layout`` into a dict of Python ints."""
+    view = layout.from_bits(word)
+    return {name: int(getattr(view, name)) for name, _ in layout}
+
+
