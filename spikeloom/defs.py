@@ -252,5 +252,3 @@ def unpack(layout: data.StructLayout, word: int) -> dict:
     """Unpack an integer word of ``layout`` into a dict of Python ints."""
     view = layout.from_bits(word)
     return {name: int(getattr(view, name)) for name, _ in layout}
-
-

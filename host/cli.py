@@ -1,0 +1,110 @@
+"""The ``spikeloom`` command line.
+
+So far: describe a geometry (sizes, packed layouts, the per-core memory map)
+and write a core's Verilog. Board, UART and run commands come with the host
+library (see the issues in the tracker).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from spikeloom.defs import GEOMETRY_FIELDS, Geometry, Region
+
+log = logging.getLogger("spikeloom")
+
+
+def geometry_options(f):
+    """Geometry options shared by every command that needs one."""
+    defaults = Geometry()
+    for name in reversed(GEOMETRY_FIELDS):
+        if name == "levels":
+            f = click.option(
+                "--levels",
+                default=",".join(map(str, defaults.levels)),
+                show_default=True,
+                help="bus-tree branching factors, leaves first, comma-separated",
+            )(f)
+        else:
+            f = click.option(
+                f"--{name.replace('_', '-')}",
+                name,
+                type=int,
+                default=getattr(defaults, name),
+                show_default=True,
+            )(f)
+    return f
+
+
+def make_geometry(kw) -> Geometry:
+    fields = {k: kw.pop(k) for k in GEOMETRY_FIELDS}
+    try:
+        fields["levels"] = tuple(int(x) for x in str(fields["levels"]).split(","))
+    except ValueError:
+        raise click.BadParameter(  # noqa: B904 (the message says it all)
+            f"not a list of integers: {fields['levels']!r}", param_hint="--levels"
+        )
+    try:
+        return Geometry(**fields)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="more log output (repeatable)")
+@click.option("-q", "--quiet", count=True, help="less log output (repeatable)")
+def cli(verbose, quiet):
+    """spikeloom: an open neuromorphic processor for FPGAs."""
+    level = logging.WARNING - 10 * verbose + 10 * quiet
+    logging.basicConfig(level=level, format="%(levelname)s: %(message)s")
+
+
+@cli.command()
+@geometry_options
+def geometry(**kw):
+    """Show a geometry: derived sizes, packed layouts and the memory map."""
+    g = make_geometry(kw)
+    click.echo(f"cores {g.cores}, {g.neurons} neurons and {g.axons} axons per core")
+    click.echo(f"crossbar: {g.rows} rows x {g.neurons} columns, {g.lanes} entries per clock")
+    click.echo(f"accumulator: {g.acc_bits} bits signed")
+    for title, layout in (
+        ("crossbar entry", g.entry_layout),
+        ("neuron parameters", g.params_layout),
+        ("neuron state", g.state_layout),
+        ("output event", g.event_layout),
+    ):
+        fields = ", ".join(f"{n}[{f.offset}:{f.offset + f.width}]" for n, f in layout)
+        click.echo(f"{title} ({layout.size} bits): {fields}")
+    click.echo("configuration-port regions (per core):")
+    for r in Region:
+        click.echo(f"  {r.value} {r.name:<9} {g.region_depth(r):>8} elements")
+
+
+@cli.command()
+@geometry_options
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--name", default="spikeloom_core", show_default=True, help="Verilog module name")
+def verilog(out, name, **kw):
+    """Write the Verilog of one core for a geometry."""
+    g = make_geometry(kw)
+    from amaranth.back import verilog as backend  # building imports the gateware
+
+    from spikeloom.hdl.core import Core
+
+    text = backend.convert(Core(g), name=name, emit_src=False)
+    try:
+        out.write_text(text)
+    except OSError as e:
+        raise click.ClickException(f"cannot write {out}: {e.strerror}") from None
+    click.echo(f"wrote {out} ({len(text.splitlines())} lines, module {name})")
+
+
+def main():
+    try:
+        cli(standalone_mode=True)
+    except KeyboardInterrupt:
+        sys.exit(130)
