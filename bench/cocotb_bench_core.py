@@ -75,7 +75,7 @@ async def bench(dut):
             await FallingEdge(dut.busy)
             await cycle()
         cycles.append(dut.last_tick_cycles.value.to_unsigned())
-        spikes.append(int(fired.sum()))
+        spikes.append(fired.astype(int).tolist())
         got = []
         dut.events__ready.value = 1
         while dut.events__valid.value:

@@ -5,17 +5,19 @@ golden model: ``sim/core.py``). It walks its N neurons in G = N / lanes
 groups. For each group it streams the active rows of this tick (recurrent
 spikes of the last tick, then axons with events) through a two-stage
 pipeline: list memory → crossbar word (``lanes`` entries) → ``lanes``
-accumulators, one row per clock. It then updates the group's neurons in one
-clock and queues their spikes, one per clock, into the next tick's recurrent
-list and onto ``spike_out``.
+accumulators, one row per clock. It then updates the group's neurons (three
+pipeline stages, ``hdl/neuron.py``) and queues their spikes, one per clock,
+into the next tick's recurrent list and onto ``spike_out``.
 
 Timing, with L active rows and S spikes in the tick::
 
-    cycles per tick = 2 + G * (L + 3) + S + (stalls of spike_out)   if L > 0
-                    = 2 + G * 2 + S + (stalls of spike_out)         if L = 0
+    cycles per tick = 2 + sum over groups of (B + max(1, S_g)) + (stalls)
+    B = L + 5 if L > 0, else 4
 
-(2 = start and finish; per group, L row issues, two pipeline stages and the
-update; ``last_tick_cycles`` reports it.) Crossbar
+with S_g the spikes of group g. Per group: L row issues, two row-pipeline
+stages and the three stages of the neuron update (B), then one clock per
+spike, or one clock to find there is none. ``last_tick_cycles`` reports
+it; ``tick_cycles()`` computes it. Crossbar
 throughput during the row phase is ``lanes`` entries per clock. The tick
 stalls only on ``spike_out.ready``.
 
@@ -43,10 +45,17 @@ from .neuron import NeuronUpdate
 __all__ = ["Core", "tick_cycles"]
 
 
-def tick_cycles(geometry: Geometry, active_rows: int, spikes: int) -> int:
-    """Clock cycles of one tick without output stalls (the module docstring)."""
-    per_group = active_rows + 3 if active_rows else 2
-    return 2 + geometry.groups * per_group + spikes
+def tick_cycles(geometry: Geometry, active_rows: int, spikes) -> int:
+    """Clock cycles of one tick without output stalls (the module docstring).
+
+    ``spikes`` is the tick's spike bit of every neuron, in neuron order.
+    """
+    g = geometry
+    per_group = [
+        sum(bool(x) for x in spikes[i : i + g.lanes]) for i in range(0, g.neurons, g.lanes)
+    ]
+    base = active_rows + 5 if active_rows else 4
+    return 2 + sum(base + max(1, s) for s in per_group)
 
 
 class Core(wiring.Component):
@@ -248,21 +257,25 @@ class Core(wiring.Component):
                     m.d.comb += issue.eq(1)
                     m.d.sync += idx.eq(idx + 1)
                 with m.Elif(loaded & ~v1 & ~v2):
-                    # Every row of this group is in the accumulators: update.
-                    new_spikes = Cat(*[u.spike for u in units])
-                    m.d.comb += [
-                        st_wr.addr.eq(grp),
-                        st_wr.data.eq(Cat(*[u.new_state.as_value() for u in units])),
-                        st_wr.en.eq(Const(-1, lanes)),
-                    ]
-                    m.d.sync += [
-                        spikes.eq(new_spikes),
-                        out_en.eq(Cat(*[par_rd.data[i].output for i in range(lanes)])),
-                    ]
-                    with m.If(new_spikes != 0):
-                        m.next = "SPIKES"
-                    with m.Else():
-                        next_group()
+                    # Every row of this group is in the accumulators; the
+                    # neuron units' first stage registers them now.
+                    m.next = "UPDATE1"
+            with m.State("UPDATE1"):
+                m.next = "UPDATE2"
+            with m.State("UPDATE2"):
+                new_spikes = Cat(*[u.spike for u in units])
+                m.d.comb += [
+                    st_wr.addr.eq(grp),
+                    st_wr.data.eq(Cat(*[u.new_state.as_value() for u in units])),
+                    st_wr.en.eq(Const(-1, lanes)),
+                ]
+                m.d.sync += [
+                    spikes.eq(new_spikes),
+                    out_en.eq(Cat(*[par_rd.data[i].output for i in range(lanes)])),
+                ]
+                # Deciding here whether any neuron spiked would put the whole
+                # update on the sequencer's critical path: SPIKES decides.
+                m.next = "SPIKES"
             with m.State("SPIKES"):
                 # Lowest pending spike first: increasing neuron order.
                 lane = Signal(range(lanes))
@@ -272,12 +285,14 @@ class Core(wiring.Component):
                 neuron = neuron_of(lane)
                 wants_out = out_en.bit_select(lane, 1)
                 m.d.comb += [
-                    self.spike_out.valid.eq(wants_out),
+                    self.spike_out.valid.eq(wants_out & (spikes != 0)),
                     self.spike_out.payload.tick.eq(self.tick),
                     self.spike_out.payload.core.eq(self.core_id),
                     self.spike_out.payload.neuron.eq(neuron),
                 ]
-                with m.If(~wants_out | self.spike_out.ready):
+                with m.If(spikes == 0):
+                    next_group()
+                with m.Elif(~wants_out | self.spike_out.ready):
                     m.d.comb += [
                         rec_wr.addr.eq(Cat(next_rec_len[: g.neuron_bits], ~bank)),
                         rec_wr.data.eq(neuron),

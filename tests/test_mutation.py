@@ -20,6 +20,11 @@ MUTATIONS = {
     "threshold >= becomes >": ("lif_spike = ~refractory & (lif_v >= p.threshold)", ">=", ">"),
     "leak dropped": ("lif_sum.eq(leaked + inp)", "leaked + inp", "v + inp"),
     "counter slope ignores input": ("c_s_sum.eq(s0 + inp)", "s0 + inp", "s0"),
+    "counter direct add dropped": (
+        "c_vd.eq(v0 + Mux(p.direct, inp, 0))",
+        "Mux(p.direct, inp, 0)",
+        "0",
+    ),
 }
 
 
