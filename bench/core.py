@@ -18,6 +18,7 @@ import argparse
 import importlib.util
 import json
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -130,6 +131,12 @@ def golden_throughput(ticks=2000, seed=3):
     }
 
 
+def _over_full(line):
+    """True for a nextpnr utilisation line whose resource is over 100 %."""
+    m = re.search(r"(\d+)\s*/\s*(\d+)", line)
+    return bool(m) and int(m[1]) > int(m[2])
+
+
 def up5k(freq_mhz=24.0):
     """Synthesize the first geometry of UP5K_GEOMETRIES that fits; record misses."""
     spec = importlib.util.spec_from_file_location("synth", ROOT / "bench" / "synth.py")
@@ -141,6 +148,8 @@ def up5k(freq_mhz=24.0):
             r = synth.synthesize(Core(g), freq_mhz=freq_mhz)
         except synth.SynthError as e:
             why = [ln.strip() for ln in str(e).splitlines() if "ERROR" in ln or "%" in ln]
+            # keep the error and the resources over 100 %
+            why = [w for w in why if "ERROR" in w or _over_full(w)]
             misses.append({"geometry": g.as_dict(), "error": why})
             print(json.dumps(misses[-1]))
             continue
@@ -211,7 +220,11 @@ def write_table(res):
             lines += [
                 f"Did not fit: N = {geo['neurons']}, A = {geo['axons']}, "
                 f"P = {geo['potential_bits']}, T = {geo['timer_bits']}: "
-                + "; ".join(miss["error"]),
+                + "; ".join(
+                    " ".join(w.replace("Info:", "").split())
+                    for w in miss["error"]
+                    if "ERROR" in w or _over_full(w)
+                ),
                 "",
             ]
     TABLE.write_text("\n".join(lines))
@@ -221,7 +234,13 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sweep (for a smoke run)")
     ap.add_argument("--no-synth", action="store_true", help="skip the UP5K synthesis")
+    ap.add_argument(
+        "--table-only", action="store_true", help="regenerate the docs table from the JSON"
+    )
     args = ap.parse_args(argv)
+    if args.table_only:
+        write_table(json.loads(RESULTS.read_text()))
+        return
     sizes = [64, 256] if args.quick else [64, 256, 1024]
     activities = [0.0, 0.05, 0.2] if args.quick else [0.0, 0.01, 0.05, 0.2, 0.5]
     res = {
