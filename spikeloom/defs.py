@@ -200,6 +200,20 @@ class Geometry:
         )
 
     @property
+    def route_layout(self) -> data.StructLayout:
+        """One routing-table entry: a spike also activates ``axon`` of ``core``.
+
+        Each neuron has ``fanout`` entries; invalid ones are ignored.
+        """
+        return data.StructLayout(
+            {
+                "valid": unsigned(1),
+                "core": unsigned(self.core_bits),
+                "axon": unsigned(max(1, self.axon_bits)),
+            }
+        )
+
+    @property
     def event_layout(self) -> data.StructLayout:
         """An output address event: the tick it was fired at and its source."""
         return data.StructLayout(

@@ -1,0 +1,95 @@
+"""A mapped network: everything a chip of one geometry needs, as arrays.
+
+Shared by the golden model (``spikeloom.sim.top``), the network mapper
+(``spikeloom.host.mapper``) and, later, the host's loader. ``validate()``
+raises :class:`NetworkError` naming the offending field and element.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spikeloom.defs import Geometry
+
+__all__ = ["Network", "NetworkError", "PARAM_FIELDS"]
+
+PARAM_FIELDS = ("model", "threshold", "leak", "refractory", "window", "direct", "output", "learn")
+
+
+class NetworkError(ValueError):
+    """A network does not fit its geometry; the message names the field."""
+
+
+@dataclass
+class Network:
+    """Crossbars, neuron parameters and routing tables of every core.
+
+    Shapes (C cores, N neurons, R = N + A rows, F fan-out entries):
+    ``count`` and ``sign`` (C, R, N); each ``params[f]`` (C, N);
+    ``route_valid``, ``route_core``, ``route_axon`` (C, N, F).
+    """
+
+    geometry: Geometry
+    count: np.ndarray
+    sign: np.ndarray
+    params: dict = field(default_factory=dict)
+    route_valid: np.ndarray | None = None
+    route_core: np.ndarray | None = None
+    route_axon: np.ndarray | None = None
+
+    @classmethod
+    def empty(cls, geometry: Geometry) -> Network:
+        g = geometry
+        c, n, r, f = g.cores, g.neurons, g.rows, g.fanout
+        z = np.zeros
+        return cls(
+            geometry=g,
+            count=z((c, r, n), dtype=np.int64),
+            sign=z((c, r, n), dtype=np.int64),
+            params={k: z((c, n), dtype=np.int64) for k in PARAM_FIELDS},
+            route_valid=z((c, n, f), dtype=np.int64),
+            route_core=z((c, n, f), dtype=np.int64),
+            route_axon=z((c, n, f), dtype=np.int64),
+        )
+
+    def validate(self) -> Network:
+        g = self.geometry
+        c, n, r, f = g.cores, g.neurons, g.rows, g.fanout
+        limits = {
+            "count": ((c, r, n), 0, g.max_count),
+            "sign": ((c, r, n), 0, 1),
+            "route_valid": ((c, n, f), 0, 1),
+            "route_core": ((c, n, f), 0, c - 1),
+            "route_axon": ((c, n, f), 0, g.axons - 1),
+        }
+        widths = {name: fl.width for name, fl in g.params_layout}
+        for k in PARAM_FIELDS:
+            limits[f"params.{k}"] = ((c, n), 0, (1 << widths[k]) - 1)
+        for name, (shape, lo, hi) in limits.items():
+            if name.startswith("params."):
+                key = name.split(".", 1)[1]
+                if key not in self.params:
+                    raise NetworkError(f"{name}: missing")
+                arr = np.asarray(self.params[key])
+            else:
+                arr = getattr(self, name)
+                if arr is None:
+                    raise NetworkError(f"{name}: missing")
+                arr = np.asarray(arr)
+            if arr.shape != shape:
+                raise NetworkError(f"{name}: shape {arr.shape}, expected {shape} for {g}")
+            if not np.issubdtype(arr.dtype, np.integer) and arr.dtype != bool:
+                raise NetworkError(f"{name}: integers expected, got {arr.dtype}")
+            bad = np.argwhere((arr < lo) | (arr > hi))
+            if bad.size:
+                where = tuple(int(x) for x in bad[0])
+                raise NetworkError(
+                    f"{name}{list(where)} = {int(arr[tuple(bad[0])])}: "
+                    f"out of range {lo}..{hi} for this geometry"
+                )
+        extra = set(self.params) - set(PARAM_FIELDS)
+        if extra:
+            raise NetworkError(f"params: unknown field(s) {sorted(extra)}")
+        return self
