@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from spikeloom.defs import Geometry, Model
+from spikeloom.defs import PARAM_FIELDS, STATE_FIELDS, Geometry, Model
 
 __all__ = ["PARAM_FIELDS", "STATE_FIELDS", "update", "zero_state"]
-
-PARAM_FIELDS = ("model", "threshold", "leak", "refractory", "window", "direct", "output", "learn")
-STATE_FIELDS = ("v", "s", "timer", "active")
 
 
 def zero_state(geometry: Geometry) -> dict[str, np.ndarray]:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
-__all__ = ["Geometry", "Model", "Region", "GEOMETRY_FIELDS"]
+__all__ = ["Geometry", "Model", "Region", "GEOMETRY_FIELDS", "PARAM_FIELDS", "STATE_FIELDS"]
 
 
 class Model(enum.IntEnum):
@@ -255,6 +255,9 @@ class Geometry:
 
 
 GEOMETRY_FIELDS = tuple(Geometry.__dataclass_fields__)
+#: Field names of the neuron parameter and state records (same for every geometry).
+PARAM_FIELDS = tuple(name for name, _ in Geometry().params_layout)
+STATE_FIELDS = tuple(name for name, _ in Geometry().state_layout)
 
 
 def pack(layout: data.StructLayout, **fields) -> int:

@@ -11,11 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from spikeloom.defs import Geometry
+from spikeloom.defs import PARAM_FIELDS, Geometry
 
 __all__ = ["Network", "NetworkError", "PARAM_FIELDS"]
-
-PARAM_FIELDS = ("model", "threshold", "leak", "refractory", "window", "direct", "output", "learn")
 
 
 class NetworkError(ValueError):
