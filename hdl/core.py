@@ -24,8 +24,9 @@ stalls only on ``spike_out.ready``.
 ``axon_in`` accepts one axon event per clock at any time except the first
 cycle of a tick; an event belongs to the next tick to start. Duplicate
 events for one tick are merged by a bitmap of A flip-flops. ``spike_out``
-carries output-enabled spikes in increasing neuron order, stamped with the
-tick number.
+carries every spike of the tick in increasing neuron order, with the
+neuron's output-enable bit (the fan-out unit, ``hdl/fanout.py``, turns it
+into output and routed events).
 
 The ``cfg_*`` ports read and write one element (crossbar entry, neuron
 parameters, neuron state) of :class:`~spikeloom.defs.Region` per clock while
@@ -38,7 +39,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from spikeloom.defs import Geometry, Region
+from spikeloom.defs import CORE_REGIONS, Geometry, Region
 
 from .neuron import NeuronUpdate
 
@@ -63,6 +64,8 @@ class Core(wiring.Component):
 
     #: The neuron update unit instantiated per lane (tests substitute mutants).
     neuron_cls = NeuronUpdate
+    #: The configuration regions this block serves (others read as 0).
+    regions = CORE_REGIONS
 
     def __init__(self, geometry: Geometry, core_id: int = 0):
         if not isinstance(geometry, Geometry):
@@ -75,10 +78,9 @@ class Core(wiring.Component):
         super().__init__(
             {
                 "axon_in": In(stream.Signature(unsigned(g.axon_bits))),
-                "spike_out": Out(stream.Signature(g.event_layout)),
+                "spike_out": Out(stream.Signature(g.spike_layout)),
                 "tick_start": In(1),
                 "busy": Out(1),
-                "tick": Out(g.tick_bits),
                 "last_tick_cycles": Out(32),
                 "cfg_region": In(2),
                 "cfg_addr": In(g.cfg_addr_bits),
@@ -283,16 +285,14 @@ class Core(wiring.Component):
                     with m.If(spikes[i]):
                         m.d.comb += lane.eq(i)
                 neuron = neuron_of(lane)
-                wants_out = out_en.bit_select(lane, 1)
                 m.d.comb += [
-                    self.spike_out.valid.eq(wants_out & (spikes != 0)),
-                    self.spike_out.payload.tick.eq(self.tick),
-                    self.spike_out.payload.core.eq(self.core_id),
+                    self.spike_out.valid.eq(spikes != 0),
                     self.spike_out.payload.neuron.eq(neuron),
+                    self.spike_out.payload.output.eq(out_en.bit_select(lane, 1)),
                 ]
                 with m.If(spikes == 0):
                     next_group()
-                with m.Elif(~wants_out | self.spike_out.ready):
+                with m.Elif(self.spike_out.ready):
                     m.d.comb += [
                         rec_wr.addr.eq(Cat(next_rec_len[: g.neuron_bits], ~bank)),
                         rec_wr.data.eq(neuron),
@@ -306,7 +306,7 @@ class Core(wiring.Component):
                     with m.If((spikes & (spikes - 1)) == 0):
                         next_group()
             with m.State("FINISH"):
-                m.d.sync += [self.tick.eq(self.tick + 1), self.last_tick_cycles.eq(cycles)]
+                m.d.sync += self.last_tick_cycles.eq(cycles)
                 m.next = "IDLE"
         m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
         with m.If(~fsm.ongoing("IDLE")):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from spikeloom.defs import Geometry, Region, pack, unpack
+from spikeloom.defs import CORE_REGIONS, Geometry, Region, pack, unpack
 
 from . import neuron
 
@@ -77,6 +77,7 @@ class CoreModel:
     def write(self, region: Region, index: int, word: int):
         """Write one element in the configuration-port word format."""
         g = self.g
+        self._check_region(region)
         fields = unpack(g.region_layout(region), word)
         if region == Region.CROSSBAR:
             r, c = divmod(index, g.neurons)
@@ -89,8 +90,13 @@ class CoreModel:
             for k, v in fields.items():
                 self.state[k][index] = v
 
+    def _check_region(self, region):
+        if Region(region) not in CORE_REGIONS:
+            raise ValueError(f"region {Region(region).name} is not held by a core")
+
     def read(self, region: Region, index: int) -> int:
         g = self.g
+        self._check_region(region)
         if region == Region.CROSSBAR:
             r, c = divmod(index, g.neurons)
             return pack(g.entry_layout, count=int(self.count[r, c]), sign=int(self.sign[r, c]))

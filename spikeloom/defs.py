@@ -18,7 +18,15 @@ from dataclasses import asdict, dataclass
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
-__all__ = ["Geometry", "Model", "Region", "GEOMETRY_FIELDS", "PARAM_FIELDS", "STATE_FIELDS"]
+__all__ = [
+    "Geometry",
+    "Model",
+    "Region",
+    "CORE_REGIONS",
+    "GEOMETRY_FIELDS",
+    "PARAM_FIELDS",
+    "STATE_FIELDS",
+]
 
 
 class Model(enum.IntEnum):
@@ -38,6 +46,12 @@ class Region(enum.IntEnum):
     CROSSBAR = 0  #: index = row * neurons + column; an ``entry_layout`` word
     PARAMS = 1  #: index = neuron; a ``params_layout`` word
     STATE = 2  #: index = neuron; a ``state_layout`` word
+    ROUTES = 3  #: index = neuron * fanout + entry; a ``route_layout`` word
+
+
+#: Regions held by the neuron core itself (``hdl/core.py``); the routing
+#: table belongs to the core's fan-out unit (``hdl/fanout.py``).
+CORE_REGIONS = (Region.CROSSBAR, Region.PARAMS, Region.STATE)
 
 
 def _is_pow2(x: int) -> bool:
@@ -214,6 +228,37 @@ class Geometry:
         )
 
     @property
+    def spike_layout(self) -> data.StructLayout:
+        """A spike leaving a core for its fan-out unit; ``output`` is the
+        neuron's output-enable bit."""
+        return data.StructLayout(
+            {"neuron": unsigned(max(1, self.neuron_bits)), "output": unsigned(1)}
+        )
+
+    @property
+    def axon_event_layout(self) -> data.StructLayout:
+        """An input event for ``axon`` of ``core`` (host input, routed event)."""
+        return data.StructLayout(
+            {"core": unsigned(self.core_bits), "axon": unsigned(max(1, self.axon_bits))}
+        )
+
+    @property
+    def packet_layout(self) -> data.StructLayout:
+        """An event on the bus tree.
+
+        ``output`` 0: a routed or host event for axon ``index`` of ``core``;
+        1: an output event of neuron ``index`` of ``core``, climbing to the
+        root (which stamps it with the tick).
+        """
+        return data.StructLayout(
+            {
+                "output": unsigned(1),
+                "core": unsigned(self.core_bits),
+                "index": unsigned(max(1, self.neuron_bits, self.axon_bits)),
+            }
+        )
+
+    @property
     def event_layout(self) -> data.StructLayout:
         """An output address event: the tick it was fired at and its source."""
         return data.StructLayout(
@@ -231,6 +276,7 @@ class Geometry:
             Region.CROSSBAR: self.entry_layout,
             Region.PARAMS: self.params_layout,
             Region.STATE: self.state_layout,
+            Region.ROUTES: self.route_layout,
         }[Region(region)]
 
     def region_depth(self, region: Region) -> int:
@@ -238,6 +284,7 @@ class Geometry:
             Region.CROSSBAR: self.rows * self.neurons,
             Region.PARAMS: self.neurons,
             Region.STATE: self.neurons,
+            Region.ROUTES: self.neurons * self.fanout,
         }[Region(region)]
 
     @property

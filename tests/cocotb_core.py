@@ -5,9 +5,10 @@ Configured by the environment (set by ``tests/test_core_crosscheck.py``):
 number of cores, ticks per core and the throttle flag; the verdict and
 measurements go to the JSON file ``SPIKELOOM_RESULT``. Each core is
 generated from its own seed by ``spikeloom.sim.stimulus``, loaded through
-the configuration port, run, and compared every tick: output events, then
-every neuron's state. The first mismatch stops the run and names the seed,
-tick, neuron, field, expected and got.
+the configuration port, run, and compared every tick: the spikes (with their
+output-enable bits) in order, then every neuron's state. The first
+mismatch stops the run and names the seed, tick, neuron, field, expected
+and got.
 """
 
 import json
@@ -18,7 +19,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
-from spikeloom.defs import Geometry, Region, unpack
+from spikeloom.defs import CORE_REGIONS, Geometry, Region, unpack
 from spikeloom.hdl.core import tick_cycles
 from spikeloom.sim.neuron import STATE_FIELDS
 from spikeloom.sim.stimulus import random_core, random_inputs
@@ -99,7 +100,7 @@ class TB:
         while True:
             if not d.events__valid.value:
                 break
-            events.append(unpack(self.g.event_layout, d.events__payload.value.to_unsigned()))
+            events.append(unpack(self.g.spike_layout, d.events__payload.value.to_unsigned()))
             await self.cycle()
         d.events__ready.value = 0
         return events
@@ -121,18 +122,17 @@ async def crosscheck(dut):
     dut.throttle.value = int(job.get("throttle", 0))
     cycles = []
     checked = {"cores": 0, "ticks": 0, "spikes": 0, "events": 0}
-    tick_mask = (1 << g.tick_bits) - 1
     for k in range(job["cores"]):
         seed = job["seed"] + k
         where = f"seed {seed} (core {k} of job, geometry {g})"
         model = random_core(g, seed)
         inputs = random_inputs(g, seed, job["ticks"])
         await tb.reset()
-        for region in Region:
+        for region in CORE_REGIONS:
             for i in range(g.region_depth(region)):
                 await tb.write(region, i, model.read(region, i))
         if k < job.get("readback_cores", 1):
-            for region in Region:
+            for region in CORE_REGIONS:
                 n = g.region_depth(region)
                 got = await tb.read_many(region, range(n))
                 for i in range(n):
@@ -162,14 +162,14 @@ async def crosscheck(dut):
                         f"(L={active}, spikes {np.flatnonzero(spikes).tolist()}) got {cycles[-1]}",
                     )
             events = await tb.drain()
-            out = np.flatnonzero(spikes & (model.params["output"] != 0)).tolist()
-            expected = [{"tick": t & tick_mask, "core": 0, "neuron": n} for n in out]
+            out = model.params["output"]
+            expected = [{"neuron": n, "output": int(out[n])} for n in np.flatnonzero(spikes)]
             if events != expected:
                 fail(
                     result_path,
-                    f"{where}: tick {t}: output events differ: "
-                    f"expected {[(e['tick'], e['neuron']) for e in expected]} "
-                    f"got {[(e['tick'], e['neuron']) for e in events]}",
+                    f"{where}: tick {t}: spikes differ: "
+                    f"expected {[(e['neuron'], e['output']) for e in expected]} "
+                    f"got {[(e['neuron'], e['output']) for e in events]} (neuron, output)",
                 )
             words = await tb.read_many(Region.STATE, range(g.neurons))
             for n, word in enumerate(words):

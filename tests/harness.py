@@ -1,6 +1,6 @@
 """Test harness around one core: an output FIFO and a throttle.
 
-The FIFO holds a whole tick of output events, so the cocotb testbench can
+The FIFO holds a whole tick of spikes, so the cocotb testbench can
 let the simulator run a tick without waking Python on every clock, and
 drain the events afterwards. ``throttle`` lowers the FIFO's write-ready on
 three clocks of four (pseudo-randomly, from an LFSR), to stress the core's
@@ -23,7 +23,7 @@ class CoreHarness(wiring.Component):
             for name, member in self.core.signature.members.items()
             if name != "spike_out"
         }
-        members["events"] = Out(stream.Signature(geometry.event_layout.size))
+        members["events"] = Out(stream.Signature(geometry.spike_layout.size))
         members["throttle"] = In(1)
         super().__init__(members)
 
@@ -31,7 +31,7 @@ class CoreHarness(wiring.Component):
         m = Module()
         g = self.geometry
         m.submodules.core = core = self.core
-        m.submodules.fifo = q = fifo.SyncFIFOBuffered(width=g.event_layout.size, depth=g.neurons)
+        m.submodules.fifo = q = fifo.SyncFIFOBuffered(width=g.spike_layout.size, depth=g.neurons)
         for name, member in core.signature.members.items():
             if name == "spike_out":
                 continue

@@ -14,7 +14,7 @@ import re
 import numpy as np
 import pytest
 
-from spikeloom.defs import Geometry, Model, Region, pack, unpack
+from spikeloom.defs import CORE_REGIONS, Geometry, Model, Region, pack, unpack
 from spikeloom.sim import neuron
 from spikeloom.sim.core import CoreModel
 
@@ -542,7 +542,7 @@ def test_config_roundtrip_state_and_update():
     assert core.read(Region.STATE, 1) == 45824
 
 
-@pytest.mark.parametrize("region", list(Region))
+@pytest.mark.parametrize("region", CORE_REGIONS)
 def test_config_roundtrip_every_region_all_ones(region):
     core = make_core()
     layout = G.region_layout(region)
@@ -557,6 +557,14 @@ def test_config_roundtrip_every_region_all_ones(region):
     word = pack(layout, **unpack(layout, 0))
     core.write(region, 1, word)
     assert core.read(region, 1) == 0
+
+
+def test_routes_region_is_not_a_core_region():
+    core = make_core()
+    with pytest.raises(ValueError, match="ROUTES"):
+        core.write(Region.ROUTES, 0, 1)
+    with pytest.raises(ValueError, match="ROUTES"):
+        core.read(Region.ROUTES, 0)
 
 
 def test_output_events_only_output_neurons():
