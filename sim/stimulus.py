@@ -15,7 +15,7 @@ from spikeloom.defs import Geometry
 
 from .core import CoreModel
 
-__all__ = ["random_core", "random_inputs"]
+__all__ = ["random_core", "random_inputs", "random_network", "random_host_inputs"]
 
 
 def random_core(geometry: Geometry, seed: int) -> CoreModel:
@@ -66,4 +66,77 @@ def random_inputs(geometry: Geometry, seed: int, ticks: int) -> list[list[int]]:
     for _ in range(ticks):
         k = rng.binomial(geometry.axons, activity)
         out.append(rng.integers(0, geometry.axons, k).tolist())
+    return out
+
+
+def random_network(geometry: Geometry, seed: int):
+    """A random small-world network for ``geometry``, with extra wiring.
+
+    The graph comes from :func:`spikeloom.host.mapper.small_world` (degree,
+    rewiring probability and inhibitory fraction drawn from the seed; the
+    rewiring probability is halved until the mapping fits). On top of it:
+    random weights on the axon rows the mapping left free (host input
+    rows), and random extra routing entries in free fan-out slots, which
+    may target the source's own core or an axon that other sources also
+    reach (so routed events converge and merge). Neuron parameters are
+    drawn as in :func:`random_core`, most neurons output-enabled.
+    """
+    from spikeloom.host.mapper import map_graph, small_world
+    from spikeloom.network import NetworkError
+
+    g = geometry
+    rng = np.random.default_rng([seed, 2])
+    n, c = g.neurons, g.cores
+    degree = int(rng.integers(1, min(n, g.fanout, 6) + 1))
+    p_rewire = float(rng.choice([0.0, rng.uniform(0, 0.3), rng.uniform(0, 1)]))
+    p_inhib = float(rng.uniform(0.0, 0.5))
+    while True:
+        w = small_world(g, seed=[seed, 3], degree=degree, p_rewire=p_rewire, p_inhibitory=p_inhib)
+        try:
+            net = map_graph(g, w)
+            break
+        except NetworkError:
+            p_rewire /= 2
+
+    used = np.zeros((c, g.axons), dtype=bool)
+    used[net.route_core[net.route_valid != 0], net.route_axon[net.route_valid != 0]] = True
+    free = ~used[:, :, None] & (rng.random((c, g.axons, n)) < rng.uniform(0.05, 0.5))
+    rows = net.count[:, n:, :]
+    rows[free] = rng.integers(1, g.max_count + 1, int(free.sum()))
+    net.sign[:, n:, :][free] = rng.random(int(free.sum())) < p_inhib
+
+    extra = (net.route_valid == 0) & (rng.random(net.route_valid.shape) < rng.uniform(0, 0.3))
+    k = int(extra.sum())
+    net.route_valid[extra] = 1
+    net.route_core[extra] = rng.integers(0, c, k)
+    net.route_axon[extra] = rng.integers(0, g.axons, k)
+
+    shape = (c, n)
+    vmax = g.v_max
+    if rng.random() < 0.2:
+        threshold = rng.integers(vmax // 2, vmax + 1, shape)
+    else:
+        threshold = rng.integers(1, max(2, 4 * g.max_count), shape)
+    net.params.update(
+        model=rng.integers(0, 2, shape),
+        threshold=threshold,
+        leak=rng.integers(0, max(2, g.max_count), shape) * (rng.random(shape) < 0.5),
+        refractory=rng.integers(0, min(g.timer_max, 4) + 1, shape),
+        window=rng.integers(0, g.timer_max + 1, shape),
+        direct=rng.integers(0, 2, shape),
+        output=(rng.random(shape) < 0.85).astype(np.int64),
+        learn=rng.integers(0, 2, shape),
+    )
+    return net.validate()
+
+
+def random_host_inputs(geometry: Geometry, seed: int, ticks: int) -> list[list[tuple[int, int]]]:
+    """Per tick, a list of host events (core, axon), with duplicates."""
+    g = geometry
+    rng = np.random.default_rng([seed, 4])
+    rate = rng.uniform(0.0, 0.2)
+    out = []
+    for _ in range(ticks):
+        k = rng.binomial(g.cores * g.axons, rate)
+        out.append(list(zip(rng.integers(0, g.cores, k).tolist(), rng.integers(0, g.axons, k).tolist())))
     return out

@@ -64,8 +64,9 @@ class ChipModel:
         self.counters = {
             "carried": np.zeros(nlev, dtype=np.int64),  # per level, all segments
             "routed": 0,  # events sent between cores (= delivered)
-            "host_in": 0,
-            "output": 0,
+            "delivered": 0,  # events into cores' axon inputs (routed + host)
+            "host_events": 0,
+            "output_events": 0,
         }
         self._valid = network.route_valid != 0
         # Segments crossed per level by a routed event, by source and entry.
@@ -100,8 +101,9 @@ class ChipModel:
         out = spikes & (self.params["output"] != 0)
         nlev = len(g.levels)
         self.counters["routed"] += int(sent.sum())
-        self.counters["host_in"] += len(ev)
-        self.counters["output"] += int(out.sum())
+        self.counters["delivered"] += int(sent.sum()) + len(ev)
+        self.counters["host_events"] += len(ev)
+        self.counters["output_events"] += int(out.sum())
         self.counters["carried"] += (self._hops * sent[None]).reshape(nlev, -1).sum(axis=1)
         self.counters["carried"] += len(ev) + int(out.sum())
         cores, neurons = np.nonzero(out)

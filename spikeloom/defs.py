@@ -316,3 +316,20 @@ def unpack(layout: data.StructLayout, word: int) -> dict:
     """Unpack an integer word of ``layout`` into a dict of Python ints."""
     view = layout.from_bits(word)
     return {name: int(getattr(view, name)) for name, _ in layout}
+
+
+def pack_array(layout: data.StructLayout, **fields) -> list[int]:
+    """Vectorised :func:`pack`: each field an array (or scalar), one word each.
+
+    Signed fields are taken in two's complement. Returns Python ints (a
+    word may be wider than 64 bits).
+    """
+    import numpy as np
+
+    arrays = {k: np.asarray(v, dtype=object) for k, v in fields.items()}
+    shape = np.broadcast_shapes(*(a.shape for a in arrays.values()))
+    words = np.zeros(shape, dtype=object)
+    for name, f in layout:
+        mask = (1 << f.width) - 1
+        words = words + ((arrays[name] & mask) << f.offset)
+    return [int(w) for w in words.reshape(-1)]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from spikeloom.defs import PARAM_FIELDS, Geometry
+from spikeloom.defs import PARAM_FIELDS, Geometry, Region, pack_array
 
 __all__ = ["Network", "NetworkError", "PARAM_FIELDS"]
 
@@ -91,3 +91,25 @@ class Network:
         if extra:
             raise NetworkError(f"params: unknown field(s) {sorted(extra)}")
         return self
+
+    def region_words(self, core: int, region: Region) -> list[int]:
+        """The configuration-port words of one region of ``core``, in index order.
+
+        ``Region.STATE`` is all zeros: a network starts from rest.
+        """
+        g = self.geometry
+        region = Region(region)
+        if region == Region.CROSSBAR:
+            return pack_array(
+                g.entry_layout, count=self.count[core].ravel(), sign=self.sign[core].ravel()
+            )
+        if region == Region.PARAMS:
+            return pack_array(g.params_layout, **{k: self.params[k][core] for k in PARAM_FIELDS})
+        if region == Region.ROUTES:
+            return pack_array(
+                g.route_layout,
+                valid=self.route_valid[core].ravel(),
+                core=self.route_core[core].ravel(),
+                axon=self.route_axon[core].ravel(),
+            )
+        return [0] * g.region_depth(region)

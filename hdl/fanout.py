@@ -1,0 +1,134 @@
+"""Fan-out unit of one core: spikes in, output and routed events out.
+
+Each spike from the core (``spike_layout``) is queued, its ``fanout``
+routing entries (``route_layout``, one memory word per neuron) are read,
+and it leaves as bus packets (``packet_layout``): first an output event if
+the neuron is output-enabled, then one routed event per valid entry, in
+entry order (docs/semantics.md §5). An entry whose core does not exist is
+ignored. Golden model: ``sim/top.py``.
+
+Timing: a spike that makes k packets occupies the emitter for max(1, k)
+clocks when ``packet_out`` is ready; the next spike's routing word is read
+during the last of them, so a stream of spikes costs no bubbles. The spike
+queue (``queue_depth`` spikes) lets the core run ahead; the core stalls
+only when it is full. ``packet_out`` goes through a two-entry buffer, so
+no combinational path crosses into the bus. ``busy`` is high while any
+spike or packet is held here.
+
+The ``cfg_*`` ports read and write one routing entry (index = neuron *
+fanout + entry) per clock while ``busy`` is low; read data is valid on
+``cfg_rdata`` the clock after ``cfg_re``.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from spikeloom.defs import Geometry
+
+__all__ = ["Fanout"]
+
+
+class Fanout(wiring.Component):
+    """Routing table and packet emitter of core ``core_id``."""
+
+    def __init__(self, geometry: Geometry, core_id: int = 0, queue_depth: int = 16):
+        if not 0 <= core_id < geometry.cores:
+            raise ValueError(f"core_id {core_id} out of range 0..{geometry.cores - 1}")
+        if queue_depth < 1:
+            raise ValueError(f"queue_depth = {queue_depth}: must be >= 1")
+        self.geometry = geometry
+        self.core_id = core_id
+        self.queue_depth = queue_depth
+        g = geometry
+        super().__init__(
+            {
+                "spike_in": In(stream.Signature(g.spike_layout)),
+                "packet_out": Out(stream.Signature(g.packet_layout)),
+                "busy": Out(1),
+                "cfg_addr": In(g.cfg_addr_bits),
+                "cfg_wdata": In(g.cfg_data_bits),
+                "cfg_we": In(1),
+                "cfg_re": In(1),
+                "cfg_rdata": Out(g.cfg_data_bits),
+            }
+        )
+
+    def elaborate(self, platform):
+        g = self.geometry
+        m = Module()
+        fan = g.fanout
+        fan_bits = (fan - 1).bit_length()
+        entry = g.route_layout
+
+        m.submodules.routes = routes = Memory(
+            shape=data.ArrayLayout(entry, fan), depth=g.neurons, init=[]
+        )
+        rd, wr = routes.read_port(), routes.write_port(granularity=1)
+        m.submodules.queue = queue = fifo.SyncFIFOBuffered(
+            width=g.spike_layout.size, depth=self.queue_depth
+        )
+        m.submodules.obuf = obuf = fifo.SyncFIFO(width=g.packet_layout.size, depth=2)
+
+        m.d.comb += [
+            queue.w_data.eq(self.spike_in.payload),
+            queue.w_en.eq(self.spike_in.valid),
+            self.spike_in.ready.eq(queue.w_rdy),
+            self.packet_out.payload.eq(obuf.r_data),
+            self.packet_out.valid.eq(obuf.r_rdy),
+            obuf.r_en.eq(self.packet_out.ready),
+        ]
+
+        # -- emitter -------------------------------------------------------
+        # `cur` is the spike whose routing word is on rd.data; `fresh` means
+        # it was read last clock and its pending mask is not yet registered.
+        head = g.spike_layout(queue.r_data)
+        cur_neuron = Signal.like(head.neuron)
+        cur_out = Signal()
+        fresh = Signal()
+        rem_q = Signal(fan + 1)  # item 0: output event, items 1..F: entries
+        # An entry naming a core that does not exist (possible only when
+        # ``cores`` is not a power of two) is ignored, like an invalid one.
+        valid_bits = Cat(*[rd.data[f].valid & (rd.data[f].core < g.cores) for f in range(fan)])
+        rem = Mux(fresh, Cat(cur_out, valid_bits), rem_q)
+
+        item = Signal(range(fan + 1))
+        for i in reversed(range(fan + 1)):
+            with m.If(rem[i]):
+                m.d.comb += item.eq(i)
+        route = rd.data[(item - 1)[:fan_bits] if fan > 1 else 0]
+        pkt = g.packet_layout(Signal(g.packet_layout.size))
+        with m.If(item == 0):
+            m.d.comb += [pkt.output.eq(1), pkt.core.eq(self.core_id), pkt.index.eq(cur_neuron)]
+        with m.Else():
+            m.d.comb += [pkt.output.eq(0), pkt.core.eq(route.core), pkt.index.eq(route.axon)]
+        m.d.comb += [obuf.w_data.eq(pkt), obuf.w_en.eq(rem != 0)]
+
+        sent = (rem != 0) & obuf.w_rdy
+        left = Mux(sent, rem & ~(Const(1, fan + 1) << item), rem)
+        done = left == 0  # the current spike (if any) needs no more clocks
+        pop = done & queue.r_rdy
+        m.d.comb += queue.r_en.eq(pop)
+        m.d.sync += [rem_q.eq(left), fresh.eq(pop)]
+        with m.If(pop):
+            m.d.sync += [cur_neuron.eq(head.neuron), cur_out.eq(head.output)]
+
+        # -- routing-table read address and configuration port ---------------
+        cfg_entry = self.cfg_addr[:fan_bits] if fan > 1 else Const(0, 1)
+        cfg_neuron = self.cfg_addr[fan_bits : fan_bits + max(1, g.neuron_bits)]
+        entry_q = Signal(range(fan))
+        with m.If(self.cfg_re):
+            m.d.sync += entry_q.eq(cfg_entry)
+        with m.If(self.busy):
+            m.d.comb += rd.addr.eq(Mux(pop, head.neuron, cur_neuron))
+        with m.Else():
+            m.d.comb += rd.addr.eq(cfg_neuron)
+        m.d.comb += [
+            self.cfg_rdata.eq(rd.data[entry_q].as_value()),
+            wr.addr.eq(cfg_neuron),
+            wr.data.eq(Cat(*[self.cfg_wdata[: entry.size]] * fan)),
+            wr.en.eq(Mux(self.cfg_we & ~self.busy, Const(1, fan) << cfg_entry, 0)),
+        ]
+        m.d.comb += self.busy.eq((queue.level != 0) | fresh | (rem_q != 0) | (obuf.level != 0))
+        return m

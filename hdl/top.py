@@ -1,0 +1,200 @@
+"""The multi-core chip: cores, fan-out units, the bus tree, the tick barrier.
+
+Golden model: ``sim/top.py``; semantics: docs/semantics.md §5.
+
+Each core's spikes go through its fan-out unit (``hdl/fanout.py``) onto the
+bus tree (``hdl/router.py``); routed and host events arrive at the cores'
+``axon_in`` and belong to the next tick to start. Output events leave at
+the root, stamped here with the tick they were fired in.
+
+Tick barrier (credit counting): ``inflight`` counts the packets on the bus,
+up by one for every packet that enters it (from a fan-out unit or
+``host_in``) and down by one for every packet that leaves it (into a core's
+``axon_in`` or out of ``out``). A tick is over on the first clock at which
+every core and every fan-out unit is idle, ``inflight`` is 0 and no packet
+enters: then every event of the tick, routed or output, has been delivered
+and nothing of it can still be moving. ``tick_start`` starts the next tick
+at that point (a start requested earlier waits for it, with ``busy`` high).
+Host events accepted before the ``tick_start`` pulse belong to that tick,
+events accepted after it to the next one: ``host_in`` is closed from the
+pulse until the tick has started.
+
+Timing: a tick costs the cores' longest tick plus the time to drain the
+fan-out units and the bus (``last_tick_cycles``); the barrier adds two
+clocks. Outputs stall on ``out.ready``, and then everything behind them
+waits: only timing changes.
+
+Counters (32 bits, wrapping; ``clear_counters`` zeroes them): per level,
+packets carried and stalled segment-clocks (``hdl/router.py``); routed
+events sent, events delivered to cores, host events in, output events out,
+host events dropped because their core does not exist.
+
+Configuration: ``cfg_core`` selects the core; ``Region.ROUTES`` goes to its
+fan-out unit, the other regions to the core. Allowed while ``busy`` is low;
+``cfg_rdata`` is valid the clock after ``cfg_re``.
+"""
+
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from spikeloom.defs import Geometry, Region
+
+from .core import Core
+from .fanout import Fanout
+from .router import BusTree
+
+__all__ = ["Chip"]
+
+#: Event counters of the chip (``sim/top.py`` keeps the same names).
+COUNTERS = ("routed", "delivered", "host_events", "output_events", "host_dropped")
+
+
+class Chip(wiring.Component):
+    """All cores of ``geometry`` on one bus tree. See the module docstring."""
+
+    def __init__(self, geometry: Geometry, queue_depth: int = 16):
+        g = geometry
+        self.geometry = g
+        self.queue_depth = queue_depth
+        nlev = len(g.levels)
+        super().__init__(
+            {
+                "host_in": In(stream.Signature(g.axon_event_layout)),
+                "out": Out(stream.Signature(g.event_layout)),
+                "tick_start": In(1),
+                "busy": Out(1),
+                "tick": Out(g.tick_bits),
+                "last_tick_cycles": Out(32),
+                "cfg_core": In(g.core_bits),
+                "cfg_region": In(2),
+                "cfg_addr": In(g.cfg_addr_bits),
+                "cfg_wdata": In(g.cfg_data_bits),
+                "cfg_we": In(1),
+                "cfg_re": In(1),
+                "cfg_rdata": Out(g.cfg_data_bits),
+                "carried": Out(32).array(nlev),
+                "stalled": Out(32).array(nlev),
+                **{name: Out(32) for name in COUNTERS},
+                "clear_counters": In(1),
+            }
+        )
+
+    def elaborate(self, platform):
+        g = self.geometry
+        m = Module()
+        m.submodules.bus = bus = BusTree(g)
+        cores, fans = [], []
+        for c in range(g.cores):
+            core = m.submodules[f"core{c}"] = Core(g, c)
+            fan = m.submodules[f"fanout{c}"] = Fanout(g, c, self.queue_depth)
+            cores.append(core)
+            fans.append(fan)
+            wiring.connect(m, core.spike_out, fan.spike_in)
+            wiring.connect(m, fan.packet_out, bus.up_in[c])
+            m.d.comb += [
+                core.axon_in.payload.eq(bus.down_out[c].payload.index),
+                core.axon_in.valid.eq(bus.down_out[c].valid),
+                bus.down_out[c].ready.eq(core.axon_in.ready),
+            ]
+
+        # -- host input (events to nonexistent cores are dropped) -----------
+        # Closed from the tick_start pulse until the tick starts, so an event
+        # belongs to the tick it was sent before (module docstring).
+        pending = Signal()
+        host_open = ~self.tick_start & ~pending
+        host_ok = self.host_in.payload.core < g.cores
+        m.d.comb += [
+            bus.host_in.payload.output.eq(0),
+            bus.host_in.payload.core.eq(self.host_in.payload.core),
+            bus.host_in.payload.index.eq(self.host_in.payload.axon),
+            bus.host_in.valid.eq(self.host_in.valid & host_ok & host_open),
+            self.host_in.ready.eq((bus.host_in.ready | ~host_ok) & host_open),
+        ]
+        host_take = bus.host_in.valid & bus.host_in.ready
+        host_drop = self.host_in.valid & ~host_ok & host_open
+
+        # -- output events, stamped with the tick in progress ----------------
+        m.d.comb += [
+            self.out.payload.tick.eq(self.tick),
+            self.out.payload.core.eq(bus.out.payload.core),
+            self.out.payload.neuron.eq(bus.out.payload.index),
+            self.out.valid.eq(bus.out.valid),
+            bus.out.ready.eq(self.out.ready),
+        ]
+        out_take = self.out.valid & self.out.ready
+
+        # -- credit count and counters -------------------------------------
+        sent = [f.packet_out.valid & f.packet_out.ready for f in fans]
+        routed = [s & ~f.packet_out.payload.output for s, f in zip(sent, fans)]
+        delivered = [c.axon_in.valid & c.axon_in.ready for c in cores]
+        entering = sum(sent) + host_take
+        inflight = Signal(16)
+        m.d.sync += inflight.eq(inflight + entering - sum(delivered) - out_take)
+
+        increments = {
+            "routed": sum(routed),
+            "delivered": sum(delivered),
+            "host_events": host_take,
+            "output_events": out_take,
+            "host_dropped": host_drop,
+        }
+        m.d.comb += bus.clear.eq(self.clear_counters)
+        for i in range(len(g.levels)):
+            m.d.comb += [self.carried[i].eq(bus.carried[i]), self.stalled[i].eq(bus.stalled[i])]
+        for name, inc in increments.items():
+            counter = getattr(self, name)
+            with m.If(self.clear_counters):
+                m.d.sync += counter.eq(0)
+            with m.Else():
+                m.d.sync += counter.eq(counter + inc)
+
+        # -- tick barrier ----------------------------------------------------
+        idle = ~Cat(*[c.busy for c in cores], *[f.busy for f in fans]).any()
+        quiet = idle & (inflight == 0) & (entering == 0)
+        cycles = Signal(32)
+        start = Signal()
+        for core in cores:
+            m.d.comb += core.tick_start.eq(start)
+        with m.FSM(name="barrier") as fsm:
+            with m.State("IDLE"):
+                with m.If((self.tick_start | pending) & quiet):
+                    m.d.comb += start.eq(1)
+                    m.d.sync += [pending.eq(0), cycles.eq(1)]
+                    m.next = "RUN"
+                with m.Elif(self.tick_start):
+                    m.d.sync += pending.eq(1)
+            with m.State("RUN"):
+                m.d.sync += cycles.eq(cycles + 1)
+                with m.If(quiet):
+                    m.d.sync += [self.tick.eq(self.tick + 1), self.last_tick_cycles.eq(cycles)]
+                    m.next = "IDLE"
+        m.d.comb += self.busy.eq(fsm.ongoing("RUN") | pending)
+
+        # -- configuration ---------------------------------------------------
+        sel_core = Signal.like(self.cfg_core)
+        sel_routes = Signal()
+        with m.If(self.cfg_re):
+            m.d.sync += [
+                sel_core.eq(self.cfg_core),
+                sel_routes.eq(self.cfg_region == Region.ROUTES),
+            ]
+        for c, (core, fan) in enumerate(zip(cores, fans)):
+            here = self.cfg_core == c
+            routes = self.cfg_region == Region.ROUTES
+            for unit, mine in ((core, ~routes), (fan, routes)):
+                m.d.comb += [
+                    unit.cfg_addr.eq(self.cfg_addr),
+                    unit.cfg_wdata.eq(self.cfg_wdata),
+                    unit.cfg_we.eq(self.cfg_we & here & mine & ~self.busy),
+                    unit.cfg_re.eq(self.cfg_re & here & mine),
+                ]
+            m.d.comb += core.cfg_region.eq(self.cfg_region)
+        with m.Switch(sel_core):
+            for c, (core, fan) in enumerate(zip(cores, fans)):
+                with m.Case(c):
+                    with m.If(sel_routes):
+                        m.d.comb += self.cfg_rdata.eq(fan.cfg_rdata)
+                    with m.Else():
+                        m.d.comb += self.cfg_rdata.eq(core.cfg_rdata)
+        return m
