@@ -161,7 +161,7 @@ class BusTree(wiring.Component):
         g = self.geometry
         m = Module()
         levels = []
-        for i, b in enumerate(g.levels):
+        for i in range(len(g.levels)):
             count = g.cores // math.prod(g.levels[: i + 1])
             segs = [Segment(g, i, k) for k in range(count)]
             for k, s in enumerate(segs):

@@ -138,5 +138,6 @@ def random_host_inputs(geometry: Geometry, seed: int, ticks: int) -> list[list[t
     out = []
     for _ in range(ticks):
         k = rng.binomial(g.cores * g.axons, rate)
-        out.append(list(zip(rng.integers(0, g.cores, k).tolist(), rng.integers(0, g.axons, k).tolist())))
+        cores, axons = rng.integers(0, g.cores, k), rng.integers(0, g.axons, k)
+        out.append(list(zip(cores.tolist(), axons.tolist())))
     return out
