@@ -15,7 +15,7 @@ from spikeloom.defs import Geometry
 
 from .core import CoreModel
 
-__all__ = ["random_core", "random_inputs", "random_network", "random_host_inputs"]
+__all__ = ["random_core", "random_inputs", "random_network", "random_host_inputs", "relay_traffic"]
 
 
 def random_core(geometry: Geometry, seed: int) -> CoreModel:
@@ -141,3 +141,41 @@ def random_host_inputs(geometry: Geometry, seed: int, ticks: int) -> list[list[t
         cores, axons = rng.integers(0, g.cores, k), rng.integers(0, g.axons, k)
         out.append(list(zip(cores.tolist(), axons.tolist())))
     return out
+
+
+def relay_traffic(geometry: Geometry, rewiring: float, seed: int):
+    """The router benchmark's network: constant load, tunable locality.
+
+    Every neuron fires on every tick once started (LIF, threshold 1, axon
+    a drives neuron a with weight 1; no recurrent synapses, no outputs).
+    Entry f of neuron n of core c routes to axon n of core pi_{n,f}(c),
+    where pi_{n,f} is a permutation of the cores: at ``rewiring`` 0 it is
+    the shift c -> c + f + 1 within c's level-0 block (traffic between
+    siblings only); each core then joins, with probability ``rewiring``,
+    a random subset whose targets are shuffled among themselves (long-range
+    links). A permutation keeps every axon at exactly ``fanout`` events a
+    tick, so the load (cores * N * fanout routed events a tick) does not
+    depend on ``rewiring``; only the distances do. Needs ``axons >= N``.
+    """
+    from spikeloom.network import Network
+
+    g = geometry
+    if g.axons < g.neurons:
+        raise ValueError("relay_traffic needs axons >= neurons")
+    rng = np.random.default_rng([seed, 5])
+    c, n, b = g.cores, g.neurons, g.levels[0]
+    net = Network.empty(g)
+    net.params["threshold"][:] = 1
+    idx = np.arange(n)
+    net.count[:, n + idx, idx] = 1
+    cores = np.arange(c)
+    for f in range(g.fanout):
+        local = (cores // b) * b + (cores + f + 1) % b
+        for k in range(n):
+            target = local.copy()
+            moved = np.flatnonzero(rng.random(c) < rewiring)
+            target[moved] = target[rng.permutation(moved)]
+            net.route_valid[:, k, f] = 1
+            net.route_core[:, k, f] = target
+            net.route_axon[:, k, f] = k
+    return net.validate()
