@@ -5,7 +5,7 @@ event counts); timing is not modelled. Vectorised over cores and neurons:
 one batched gather-and-sum, one neuron update over a (cores, N) array, and
 one scatter of the routed events per tick.
 
-Routing (docs/semantics.md §6): a spike of neuron n of core c at tick t
+Routing (docs/semantics.md §5): a spike of neuron n of core c at tick t
 sends one event per valid routing entry (c, n, f) to axon
 ``route_axon[c, n, f]`` of core ``route_core[c, n, f]``, active at t + 1.
 Host events for tick t and routed events are merged per axon (an axon is
