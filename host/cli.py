@@ -1,7 +1,7 @@
 """The ``spikeloom`` command line.
 
 So far: describe a geometry (sizes, packed layouts, the per-core memory map)
-and write a core's Verilog. Board, UART and run commands come with the host
+and write the chip's (or one core's) Verilog. Board, UART and run commands come with the host
 library (see the issues in the tracker).
 """
 
@@ -75,6 +75,8 @@ def geometry(**kw):
         ("crossbar entry", g.entry_layout),
         ("neuron parameters", g.params_layout),
         ("neuron state", g.state_layout),
+        ("routing entry", g.route_layout),
+        ("bus packet", g.packet_layout),
         ("output event", g.event_layout),
     ):
         fields = ", ".join(f"{n}[{f.offset}:{f.offset + f.width}]" for n, f in layout)
@@ -87,15 +89,24 @@ def geometry(**kw):
 @cli.command()
 @geometry_options
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--name", default="spikeloom_core", show_default=True, help="Verilog module name")
-def verilog(out, name, **kw):
-    """Write the Verilog of one core for a geometry."""
+@click.option(
+    "--block",
+    type=click.Choice(["chip", "core"]),
+    default="chip",
+    show_default=True,
+    help="the whole chip (cores, fan-out units, bus tree) or one core",
+)
+@click.option("--name", default=None, help="Verilog module name [default: spikeloom_BLOCK]")
+def verilog(out, block, name, **kw):
+    """Write the Verilog of the chip (or of one core) for a geometry."""
     g = make_geometry(kw)
     from amaranth.back import verilog as backend  # building imports the gateware
 
     from spikeloom.hdl.core import Core
+    from spikeloom.hdl.top import Chip
 
-    text = backend.convert(Core(g), name=name, emit_src=False)
+    name = name or f"spikeloom_{block}"
+    text = backend.convert(Chip(g) if block == "chip" else Core(g), name=name, emit_src=False)
     try:
         out.write_text(text)
     except OSError as e:

@@ -39,6 +39,8 @@ def test_route_arrives_next_tick_and_counts_segments():
     spikes, events = chip.tick([(0, 0)])
     assert events == [(0, 0, 1)]  # tick 0: core 0 neuron 1 fires
     assert chip.counters["routed"] == 1
+    assert chip.counters["host_events"] == 1 and chip.counters["output_events"] == 1
+    assert chip.counters["delivered"] == 2  # the host event and the routed one
     # host event: 1 per level; output event: 1 per level; routed 0 -> 3
     # crosses two level-0 segments and the root: [2, 1].
     assert chip.counters["carried"].tolist() == [1 + 1 + 2, 1 + 1 + 1]
