@@ -14,15 +14,18 @@ up by one for every packet that enters it (from a fan-out unit or
 every core and every fan-out unit is idle, ``inflight`` is 0 and no packet
 enters: then every event of the tick, routed or output, has been delivered
 and nothing of it can still be moving. ``tick_start`` starts the next tick
-at that point (a start requested earlier waits for it, with ``busy`` high).
+at that point; a start requested earlier, while a tick runs or events are
+still in flight, waits for it with ``busy`` high (one request is held:
+pulses while a start is already waiting merge with it).
 Host events accepted before the ``tick_start`` pulse belong to that tick,
 events accepted after it to the next one: ``host_in`` is closed from the
 pulse until the tick has started.
 
-Timing: a tick costs the cores' longest tick plus the time to drain the
-fan-out units and the bus (``last_tick_cycles``); the barrier adds two
-clocks. Outputs stall on ``out.ready``, and then everything behind them
-waits: only timing changes.
+Timing: a tick lasts from its start until the barrier sees the chip
+quiet (``last_tick_cycles``): at least the slowest core's tick, plus what
+the fan-out units and the bus still hold then (each bus hop is one clock;
+a segment moves one packet per clock). Outputs stall on ``out.ready``, and
+then everything queued behind them waits: only timing changes.
 
 Counters (32 bits, wrapping; ``clear_counters`` zeroes them): per level,
 packets carried and stalled segment-clocks (``hdl/router.py``); routed
@@ -46,7 +49,8 @@ from .router import BusTree
 
 __all__ = ["Chip"]
 
-#: Event counters of the chip (``sim/top.py`` keeps the same names).
+#: Event counters of the chip (``sim/top.py`` keeps the same names, but for
+#: ``host_dropped``: the golden model refuses such events instead).
 COUNTERS = ("routed", "delivered", "host_events", "output_events", "host_dropped")
 
 
@@ -166,6 +170,8 @@ class Chip(wiring.Component):
                     m.d.sync += pending.eq(1)
             with m.State("RUN"):
                 m.d.sync += cycles.eq(cycles + 1)
+                with m.If(self.tick_start):
+                    m.d.sync += pending.eq(1)  # the next tick, once this one is over
                 with m.If(quiet):
                     m.d.sync += [self.tick.eq(self.tick + 1), self.last_tick_cycles.eq(cycles)]
                     m.next = "IDLE"

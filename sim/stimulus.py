@@ -151,7 +151,8 @@ def relay_traffic(geometry: Geometry, rewiring: float, seed: int):
     Entry f of neuron n of core c routes to axon n of core pi_{n,f}(c),
     where pi_{n,f} is a permutation of the cores: at ``rewiring`` 0 it is
     the shift c -> c + f + 1 within c's level-0 block (traffic between
-    siblings only); each core then joins, with probability ``rewiring``,
+    siblings, or back into the core itself when f + 1 is a multiple of
+    ``levels[0]``: one level-0 hop either way); each core then joins, with probability ``rewiring``,
     a random subset whose targets are shuffled among themselves (long-range
     links). A permutation keeps every axon at exactly ``fanout`` events a
     tick, so the load (cores * N * fanout routed events a tick) does not

@@ -81,7 +81,7 @@ class Geometry:
     count_bits: int = 3
     #: P, signed width of the membrane potential and the counter slope.
     potential_bits: int = 16
-    #: F, routing-table entries per neuron.
+    #: F, routing-table entries per neuron (power of two).
     fanout: int = 4
     #: H, ticks of spike history kept for learning.
     history: int = 8
@@ -111,8 +111,10 @@ class Geometry:
             bad("count_bits", "must be in 1 .. 8")
         if not 4 <= self.potential_bits <= 32:
             bad("potential_bits", "must be in 4 .. 32")
-        if not 1 <= self.fanout <= 64:
-            bad("fanout", "must be in 1 .. 64")
+        if not (_is_pow2(self.fanout) and self.fanout <= 64):
+            # The routing table is addressed as neuron * fanout + entry, split
+            # into bit fields in hardware.
+            bad("fanout", "must be a power of two in 1 .. 64")
         if not 1 <= self.history <= 32:
             bad("history", "must be in 1 .. 32")
         if not 1 <= self.timer_bits <= 16:

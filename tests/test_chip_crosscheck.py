@@ -1,7 +1,7 @@
 """RTL vs golden model for the multi-core chip, on random small-world networks.
 
-Geometries (2,), (4,), (2, 2) and (4, 4), each built once per simulator.
-110 random networks x 100 ticks with host input on Verilator (a fifth on
+Geometries (2,), (4,), (2, 2), (4, 4) and (3, 2), each built once per
+simulator. 120 random networks x 100 ticks with host input on Verilator (a fifth on
 Icarus), every tick compared: output events, tick stamps, event counters
 (conservation: every routed and host event delivered exactly once, and the
 per-level counts of the golden model), neuron states. The throttled jobs
@@ -25,6 +25,8 @@ GEOMETRIES = {
     "l4": Geometry(levels=(4,), neurons=16, axons=16, lanes=4, **SMALL),
     "l22": Geometry(levels=(2, 2), neurons=8, axons=16, lanes=2, **SMALL),
     "l44": Geometry(levels=(4, 4), neurons=8, axons=16, lanes=4, **SMALL),
+    # Not powers of two: 6 cores (core numbers 6 and 7 do not exist), fan-out 2.
+    "l32": Geometry(levels=(3, 2), neurons=8, axons=16, lanes=2, **{**SMALL, "fanout": 2}),
 }
 JOBS = [
     # (geometry, first seed, networks, ticks, throttle, state_every)
@@ -34,6 +36,7 @@ JOBS = [
     ("l44", 13000, 20, 100, 0, 5),
     ("l22", 14000, 10, 100, 1, 5),
     ("l44", 15000, 10, 100, 1, 5),
+    ("l32", 16000, 10, 100, 0, 1),
 ]
 
 

@@ -105,3 +105,32 @@ def test_tick_start_waits_for_events_in_flight():
         assert ctx.get(dut.delivered) == 1 and ctx.get(dut.tick) == 1
 
     simulate(tb)
+
+
+def test_tick_start_during_a_tick_runs_the_next_one_after_it():
+    g = G3
+
+    async def tb(ctx, dut):
+        ctx.set(dut.out.ready, 1)
+        # Neuron 0 of core 1 fires on every tick it gets axon 0; it routes
+        # to core 1 axon 0 itself, so it keeps firing once started.
+        await write(ctx, dut, 1, Region.CROSSBAR, g.neurons * g.neurons + 0, 1)
+        await write(ctx, dut, 1, Region.PARAMS, 0, pack(g.params_layout, threshold=1, output=1))
+        await write(ctx, dut, 1, Region.ROUTES, 0, pack(g.route_layout, valid=1, core=1, axon=0))
+        await send(ctx, dut, 1, 0)
+        ctx.set(dut.tick_start, 1)
+        await ctx.tick()
+        ctx.set(dut.tick_start, 0)
+        await ctx.tick().repeat(4)  # the host event is in, tick 0 runs
+        assert ctx.get(dut.busy) and ctx.get(dut.delivered) == 1
+        ctx.set(dut.tick_start, 1)  # the second pulse arrives while tick 0 runs
+        await ctx.tick()
+        ctx.set(dut.tick_start, 0)
+        # The host cannot slip an event into tick 1's start: refused until then.
+        assert not ctx.get(dut.host_in.ready)
+        await ctx.tick().until(~dut.busy)
+        assert ctx.get(dut.tick) == 2
+        assert ctx.get(dut.output_events) == 2  # fired at tick 0 and, routed, at tick 1
+        assert ctx.get(dut.routed) == 2
+
+    simulate(tb)
