@@ -39,11 +39,36 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from spikeloom.defs import CORE_REGIONS, Geometry, Region
+from spikeloom.defs import CORE_REGIONS, REGION_BITS, Geometry, Region
 
 from .neuron import NeuronUpdate
 
-__all__ = ["Core", "tick_cycles"]
+__all__ = ["Core", "config_members", "tick_cycles"]
+
+
+def config_members(geometry: Geometry, *, region: bool = True, core: bool = False) -> dict:
+    """Signature members of a configuration port (element access, see above).
+
+    ``region`` adds the :class:`~spikeloom.defs.Region` select, ``core`` the
+    core select of a multi-core chip. Shared by the core, the fan-out unit
+    and the chip, so the port is described once.
+    """
+    g = geometry
+    members = {}
+    if core:
+        members["cfg_core"] = In(g.core_bits)
+    if region:
+        members["cfg_region"] = In(REGION_BITS)
+    members.update(
+        {
+            "cfg_addr": In(g.cfg_addr_bits),
+            "cfg_wdata": In(g.cfg_data_bits),
+            "cfg_we": In(1),
+            "cfg_re": In(1),
+            "cfg_rdata": Out(g.cfg_data_bits),
+        }
+    )
+    return members
 
 
 def tick_cycles(geometry: Geometry, active_rows: int, spikes) -> int:
@@ -82,12 +107,7 @@ class Core(wiring.Component):
                 "tick_start": In(1),
                 "busy": Out(1),
                 "last_tick_cycles": Out(32),
-                "cfg_region": In(2),
-                "cfg_addr": In(g.cfg_addr_bits),
-                "cfg_wdata": In(g.cfg_data_bits),
-                "cfg_we": In(1),
-                "cfg_re": In(1),
-                "cfg_rdata": Out(g.cfg_data_bits),
+                **config_members(g),
             }
         )
 
@@ -183,7 +203,7 @@ class Core(wiring.Component):
         cfg_word = self.cfg_addr[lane_bits : g.neuron_bits]
         cfg_row = self.cfg_addr[g.neuron_bits :]
         lane_q = Signal(range(lanes))
-        region_q = Signal(2)
+        region_q = Signal(REGION_BITS)
         with m.If(self.cfg_re):
             m.d.sync += [lane_q.eq(cfg_lane), region_q.eq(self.cfg_region)]
         lane_en = Signal(lanes)

@@ -27,6 +27,8 @@ from amaranth.lib.wiring import In, Out
 
 from spikeloom.defs import Geometry
 
+from .core import config_members
+
 __all__ = ["Fanout"]
 
 
@@ -47,11 +49,7 @@ class Fanout(wiring.Component):
                 "spike_in": In(stream.Signature(g.spike_layout)),
                 "packet_out": Out(stream.Signature(g.packet_layout)),
                 "busy": Out(1),
-                "cfg_addr": In(g.cfg_addr_bits),
-                "cfg_wdata": In(g.cfg_data_bits),
-                "cfg_we": In(1),
-                "cfg_re": In(1),
-                "cfg_rdata": Out(g.cfg_data_bits),
+                **config_members(g, region=False),
             }
         )
 

@@ -43,7 +43,7 @@ from amaranth.lib.wiring import In, Out
 
 from spikeloom.defs import Geometry, Region
 
-from .core import Core
+from .core import Core, config_members
 from .fanout import Fanout
 from .router import BusTree
 
@@ -70,13 +70,7 @@ class Chip(wiring.Component):
                 "busy": Out(1),
                 "tick": Out(g.tick_bits),
                 "last_tick_cycles": Out(32),
-                "cfg_core": In(g.core_bits),
-                "cfg_region": In(2),
-                "cfg_addr": In(g.cfg_addr_bits),
-                "cfg_wdata": In(g.cfg_data_bits),
-                "cfg_we": In(1),
-                "cfg_re": In(1),
-                "cfg_rdata": Out(g.cfg_data_bits),
+                **config_members(g, core=True),
                 "carried": Out(32).array(nlev),
                 "stalled": Out(32).array(nlev),
                 **{name: Out(32) for name in COUNTERS},

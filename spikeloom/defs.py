@@ -15,6 +15,7 @@ import enum
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
@@ -23,6 +24,7 @@ __all__ = [
     "Model",
     "Region",
     "CORE_REGIONS",
+    "REGION_BITS",
     "GEOMETRY_FIELDS",
     "PARAM_FIELDS",
     "STATE_FIELDS",
@@ -48,6 +50,9 @@ class Region(enum.IntEnum):
     STATE = 2  #: index = neuron; a ``state_layout`` word
     ROUTES = 3  #: index = neuron * fanout + entry; a ``route_layout`` word
 
+
+#: Width of a configuration port's region select.
+REGION_BITS = (len(Region) - 1).bit_length()
 
 #: Regions held by the neuron core itself (``hdl/core.py``); the routing
 #: table belongs to the core's fan-out unit (``hdl/fanout.py``).
@@ -326,8 +331,6 @@ def pack_array(layout: data.StructLayout, **fields) -> list[int]:
     Signed fields are taken in two's complement. Returns Python ints (a
     word may be wider than 64 bits).
     """
-    import numpy as np
-
     arrays = {k: np.asarray(v, dtype=object) for k, v in fields.items()}
     shape = np.broadcast_shapes(*(a.shape for a in arrays.values()))
     words = np.zeros(shape, dtype=object)
