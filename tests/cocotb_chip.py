@@ -19,7 +19,7 @@ import os
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, ReadOnly
+from cocotb_tb import HarnessTB, fail
 
 from spikeloom.defs import STATE_FIELDS, Geometry, Region, pack, unpack
 from spikeloom.sim.stimulus import random_host_inputs, random_network
@@ -28,111 +28,38 @@ from spikeloom.sim.top import ChipModel
 COUNTERS = ("routed", "delivered", "host_events", "output_events")
 
 
-class Mismatch(AssertionError):
-    pass
+class ChipTB(HarnessTB):
+    """The chip: events are output events; input events are (core, axon)."""
 
+    idle_inputs = ("host_in__valid", "clear_counters")
 
-class ChipTB:
     def __init__(self, dut, g: Geometry):
-        self.dut, self.g = dut, g
-        self.clk = dut.clk
-
-    async def cycle(self, n=1):
-        for _ in range(n):
-            await FallingEdge(self.clk)
-
-    async def reset(self):
-        d = self.dut
-        for name in (
-            "tick_start",
-            "cfg_we",
-            "cfg_re",
-            "host_in__valid",
-            "events__ready",
-            "clear_counters",
-        ):
-            getattr(d, name).value = 0
-        d.rst.value = 1
-        await self.cycle(2)
-        d.rst.value = 0
-        await self.cycle()
+        super().__init__(dut, g, g.event_layout)
 
     async def write_region(self, core, region, words):
-        d = self.dut
-        d.cfg_core.value = core
-        d.cfg_region.value = int(region)
-        d.cfg_we.value = 1
         for i, w in enumerate(words):
-            d.cfg_addr.value = i
-            d.cfg_wdata.value = w
-            await self.cycle()
-        d.cfg_we.value = 0
+            await self.write(region, i, w, core=core)
 
     async def read_region(self, core, region, n):
-        d = self.dut
-        out = []
-        d.cfg_core.value = core
-        d.cfg_region.value = int(region)
-        d.cfg_re.value = 1
-        for i in range(n):
-            d.cfg_addr.value = i
-            await self.cycle()
-            out.append(d.cfg_rdata.value.to_unsigned())
-        d.cfg_re.value = 0
-        return out
+        return await self.read_many(region, range(n), core=core)
 
     async def inject(self, events):
-        d, lay = self.dut, self.g.axon_event_layout
-        for core, axon in events:
-            d.host_in__payload.value = pack(lay, core=core, axon=axon)
-            d.host_in__valid.value = 1
-            while True:
-                # host_in.ready depends on valid through the root arbiter:
-                # read it once the values have settled.
-                await ReadOnly()
-                taken = bool(d.host_in__ready.value)
-                await FallingEdge(self.clk)
-                if taken:
-                    break
-        d.host_in__valid.value = 0
-
-    async def run_tick(self, during=()):
-        d = self.dut
-        d.tick_start.value = 1
-        await self.cycle()
-        d.tick_start.value = 0
-        await self.inject(during)
-        while d.busy.value:
-            await FallingEdge(d.busy)
-            await self.cycle()
+        lay = self.g.axon_event_layout
+        words = [pack(lay, core=c, axon=a) for c, a in events]
+        # host_in.ready depends on valid through the root arbiter.
+        await self.send("host_in", words, ready_follows_valid=True)
 
     async def drain(self):
-        d = self.dut
-        events = []
-        d.events__ready.value = 1
-        while d.events__valid.value:
-            e = unpack(self.g.event_layout, d.events__payload.value.to_unsigned())
-            events.append((e["tick"], e["core"], e["neuron"]))
-            await self.cycle()
-        d.events__ready.value = 0
-        return events
+        return [(e["tick"], e["core"], e["neuron"]) for e in await super().drain()]
 
     def counters(self):
         d = self.dut
         got = {name: getattr(d, name).value.to_unsigned() for name in COUNTERS}
-        got["carried"] = [
-            getattr(d, f"carried__{i}").value.to_unsigned() for i in range(len(self.g.levels))
-        ]
-        got["stalled"] = [
-            getattr(d, f"stalled__{i}").value.to_unsigned() for i in range(len(self.g.levels))
-        ]
+        for name in ("carried", "stalled"):
+            got[name] = [
+                getattr(d, f"{name}__{i}").value.to_unsigned() for i in range(len(self.g.levels))
+            ]
         return got
-
-
-def fail(result_path, msg):
-    with open(result_path, "w") as f:
-        json.dump({"ok": False, "message": msg}, f)
-    raise Mismatch(msg)
 
 
 def per_core(events):

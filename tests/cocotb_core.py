@@ -17,7 +17,7 @@ import os
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge
+from cocotb_tb import HarnessTB, fail
 
 from spikeloom.defs import CORE_REGIONS, Geometry, Region, unpack
 from spikeloom.hdl.core import tick_cycles
@@ -25,91 +25,17 @@ from spikeloom.sim.neuron import STATE_FIELDS
 from spikeloom.sim.stimulus import random_core, random_inputs
 
 
-class Mismatch(AssertionError):
-    pass
+class TB(HarnessTB):
+    """One core: events are its spikes; input events are axon numbers."""
 
+    idle_inputs = ("axon_in__valid",)
 
-class TB:
     def __init__(self, dut, g: Geometry):
-        self.dut, self.g = dut, g
-        self.clk = dut.clk
-
-    async def cycle(self, n=1):
-        for _ in range(n):
-            await FallingEdge(self.clk)
-
-    async def reset(self):
-        d = self.dut
-        for name in ("tick_start", "cfg_we", "cfg_re", "axon_in__valid", "events__ready"):
-            getattr(d, name).value = 0
-        d.rst.value = 1
-        await self.cycle(2)
-        d.rst.value = 0
-        await self.cycle()
-
-    async def write(self, region, index, word):
-        d = self.dut
-        d.cfg_region.value = int(region)
-        d.cfg_addr.value = index
-        d.cfg_wdata.value = word
-        d.cfg_we.value = 1
-        await self.cycle()
-        d.cfg_we.value = 0
-
-    async def read_many(self, region, indices):
-        d = self.dut
-        out = []
-        d.cfg_region.value = int(region)
-        d.cfg_re.value = 1
-        for i in indices:
-            d.cfg_addr.value = i
-            await self.cycle()
-            out.append(d.cfg_rdata.value.to_unsigned())
-        d.cfg_re.value = 0
-        return out
+        super().__init__(dut, g, g.spike_layout)
 
     async def inject(self, axons):
-        d = self.dut
-        for a in axons:
-            d.axon_in__payload.value = int(a)
-            d.axon_in__valid.value = 1
-            while True:
-                # `ready` depends on the core's state only, so its value at
-                # the falling edge is the one the next rising edge samples.
-                taken = bool(d.axon_in__ready.value)
-                await self.cycle()
-                if taken:
-                    break
-        d.axon_in__valid.value = 0
-
-    async def run_tick(self, during=()):
-        """Run one tick; inject ``during`` (next tick's events) while it runs."""
-        d = self.dut
-        d.tick_start.value = 1
-        await self.cycle()
-        d.tick_start.value = 0
-        await self.inject(during)
-        while d.busy.value:
-            await FallingEdge(d.busy)
-            await self.cycle()
-
-    async def drain(self):
-        d = self.dut
-        events = []
-        d.events__ready.value = 1
-        while True:
-            if not d.events__valid.value:
-                break
-            events.append(unpack(self.g.spike_layout, d.events__payload.value.to_unsigned()))
-            await self.cycle()
-        d.events__ready.value = 0
-        return events
-
-
-def fail(result_path, msg):
-    with open(result_path, "w") as f:
-        json.dump({"ok": False, "message": msg}, f)
-    raise Mismatch(msg)
+        # `ready` depends on the core's state only: no need to settle.
+        await self.send("axon_in", axons)
 
 
 @cocotb.test()
