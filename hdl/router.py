@@ -135,9 +135,9 @@ class BusTree(wiring.Component):
 
     ``up_in[c]`` takes core c's packets, ``down_out[c]`` delivers axon events
     to core c (the packet's ``index`` is the axon). ``host_in`` enters and
-    ``out`` leaves at the root. Per level, ``carried`` and ``stalled`` count
-    packet moves and stalled segment-clocks of all segments of that level
-    (32-bit, wrapping; ``clear`` zeroes them).
+    ``out`` leaves at the root. Per level and per clock, ``carried`` and
+    ``stalled`` give the number of segments of that level that moved a packet
+    and that stalled (the chip accumulates them, ``hdl/top.py``).
     """
 
     def __init__(self, geometry: Geometry):
@@ -151,9 +151,8 @@ class BusTree(wiring.Component):
                 "down_out": Out(pkt).array(g.cores),
                 "host_in": In(pkt),
                 "out": Out(pkt),
-                "carried": Out(32).array(nlev),
-                "stalled": Out(32).array(nlev),
-                "clear": In(1),
+                "carried": Out(range(g.cores + 1)).array(nlev),
+                "stalled": Out(range(g.cores + 1)).array(nlev),
             }
         )
 
@@ -187,13 +186,8 @@ class BusTree(wiring.Component):
         wiring.connect(m, root.outputs[rb], wiring.flipped(self.out))
 
         for i, segs in enumerate(levels):
-            carried = sum(s.carried for s in segs)
-            stalled = sum(s.stalled for s in segs)
-            with m.If(self.clear):
-                m.d.sync += [self.carried[i].eq(0), self.stalled[i].eq(0)]
-            with m.Else():
-                m.d.sync += [
-                    self.carried[i].eq(self.carried[i] + carried),
-                    self.stalled[i].eq(self.stalled[i] + stalled),
-                ]
+            m.d.comb += [
+                self.carried[i].eq(sum(s.carried for s in segs)),
+                self.stalled[i].eq(sum(s.stalled for s in segs)),
+            ]
         return m

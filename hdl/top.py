@@ -130,18 +130,16 @@ class Chip(wiring.Component):
         inflight = Signal(16)
         m.d.sync += inflight.eq(inflight + entering - sum(delivered) - out_take)
 
-        increments = {
-            "routed": sum(routed),
-            "delivered": sum(delivered),
-            "host_events": host_take,
-            "output_events": out_take,
-            "host_dropped": host_drop,
-        }
-        m.d.comb += bus.clear.eq(self.clear_counters)
+        increments = [
+            (self.routed, sum(routed)),
+            (self.delivered, sum(delivered)),
+            (self.host_events, host_take),
+            (self.output_events, out_take),
+            (self.host_dropped, host_drop),
+        ]
         for i in range(len(g.levels)):
-            m.d.comb += [self.carried[i].eq(bus.carried[i]), self.stalled[i].eq(bus.stalled[i])]
-        for name, inc in increments.items():
-            counter = getattr(self, name)
+            increments += [(self.carried[i], bus.carried[i]), (self.stalled[i], bus.stalled[i])]
+        for counter, inc in increments:
             with m.If(self.clear_counters):
                 m.d.sync += counter.eq(0)
             with m.Else():
