@@ -50,10 +50,7 @@ class ChipModel:
         self.g = g = network.geometry
         if g.rows * g.max_count >= 1 << 24:
             raise ValueError("geometry too large for exact float32 sums")  # pragma: no cover
-        # float32 holds every partial sum exactly (checked above), and a
-        # batched matrix product is the fastest exact sum numpy offers here.
-        self._w = np.where(network.sign != 0, -network.count, network.count).astype(np.float32)
-        self.params = {k: np.asarray(v, dtype=np.int64) for k, v in network.params.items()}
+        self.reload()
         self.state = {
             f: np.zeros((g.cores, g.neurons), dtype=np.int64) for f in neuron.STATE_FIELDS
         }
@@ -68,9 +65,20 @@ class ChipModel:
             "host_events": 0,
             "output_events": 0,
         }
-        self._valid = network.route_valid != 0
+
+    def reload(self):
+        """Take the network's arrays again (after the caller changed them in
+        place, as the link model's memory writes do); dynamic state is kept."""
+        network, g = self.net, self.g
+        # float32 holds every partial sum exactly (checked in __init__), and a
+        # batched matrix product is the fastest exact sum numpy offers here.
+        self._w = np.where(network.sign != 0, -network.count, network.count).astype(np.float32)
+        self.params = {k: np.asarray(v, dtype=np.int64) for k, v in network.params.items()}
+        # An entry naming a core that does not exist is ignored (as in hdl/fanout.py).
+        self._valid = (network.route_valid != 0) & (network.route_core < g.cores)
         # Segments crossed per level by a routed event, by source and entry.
         lev = lca_level(g, np.arange(g.cores)[:, None, None], network.route_core)
+        nlev = len(g.levels)
         self._hops = np.stack([np.where(lev > i, 2, np.where(lev == i, 1, 0)) for i in range(nlev)])
 
     def tick(self, host_events=()):
