@@ -47,7 +47,7 @@ from .core import Core, config_members
 from .fanout import Fanout
 from .router import BusTree
 
-__all__ = ["Chip"]
+__all__ = ["Chip", "System"]
 
 #: Event counters of the chip (``sim/top.py`` keeps the same names, but for
 #: ``host_dropped``: the golden model refuses such events instead).
@@ -195,4 +195,53 @@ class Chip(wiring.Component):
                         m.d.comb += self.cfg_rdata.eq(fan.cfg_rdata)
                     with m.Else():
                         m.d.comb += self.cfg_rdata.eq(core.cfg_rdata)
+        return m
+
+
+class System(wiring.Component):
+    """The chip behind its UART block (``hdl/uart.py``): two pins and ``active``.
+
+    ``active`` (for simulation harnesses and LEDs) is high while the link
+    or the chip has work left.
+    """
+
+    def __init__(self, geometry: Geometry, link, queue_depth: int = 16):
+        self.geometry = geometry
+        self.link = link
+        self.queue_depth = queue_depth
+        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "active": Out(1)})
+
+    def elaborate(self, platform):
+        from amaranth.hdl import ResetInserter
+
+        from .uart import Link
+
+        g = self.geometry
+        m = Module()
+        chip = Chip(g, self.queue_depth)
+        link = Link(g, self.link)
+        # A soft reset restarts the chip's logic; memories keep their contents.
+        m.submodules.chip = ResetInserter(link.soft_reset)(chip)
+        m.submodules.link = link
+        m.d.comb += [link.rx.eq(self.rx), self.tx.eq(link.tx), self.active.eq(link.active)]
+        wiring.connect(m, link.host_out, chip.host_in)
+        wiring.connect(m, chip.out, link.events)
+        m.d.comb += [
+            chip.tick_start.eq(link.tick_start),
+            link.busy.eq(chip.busy),
+            link.tick.eq(chip.tick),
+            link.last_tick_cycles.eq(chip.last_tick_cycles),
+            chip.cfg_core.eq(link.cfg_core),
+            chip.cfg_region.eq(link.cfg_region),
+            chip.cfg_addr.eq(link.cfg_addr),
+            chip.cfg_wdata.eq(link.cfg_wdata),
+            chip.cfg_we.eq(link.cfg_we),
+            chip.cfg_re.eq(link.cfg_re),
+            link.cfg_rdata.eq(chip.cfg_rdata),
+            chip.clear_counters.eq(0),
+        ]
+        for name in COUNTERS:
+            m.d.comb += getattr(link, name).eq(getattr(chip, name))
+        for i in range(len(g.levels)):
+            m.d.comb += [link.carried[i].eq(chip.carried[i]), link.stalled[i].eq(chip.stalled[i])]
         return m

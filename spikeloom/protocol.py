@@ -64,6 +64,8 @@ __all__ = [
 FLAG = 0x7E
 ESC = 0x7D
 ESC_XOR = 0x20
+#: CRC-16/CCITT-FALSE polynomial (initial value 0xFFFF).
+CRC_POLY = 0x1021
 #: Bytes of a request or response before its arguments / data.
 REQUEST_HEADER = 2  # cmd, tag
 RESPONSE_HEADER = 3  # cmd | 0x80, tag, status
