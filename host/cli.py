@@ -114,6 +114,12 @@ def verilog(out, block, name, **kw):
     click.echo(f"wrote {out} ({len(text.splitlines())} lines, module {name})")
 
 
+from spikeloom.host.netcli import check_cmd, import_nir_cmd  # noqa: E402
+
+cli.add_command(import_nir_cmd)
+cli.add_command(check_cmd)
+
+
 def main():
     try:
         cli(standalone_mode=True)

@@ -1,0 +1,168 @@
+"""CLI commands for network files: ``import-nir`` and ``check-network``.
+
+Registered on the ``spikeloom`` group at the end of ``host/cli.py``. This
+module does not import ``cli`` (which imports it), so there is no cycle.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+from spikeloom.defs import GEOMETRY_FIELDS, Geometry, Model
+from spikeloom.network import Network, NetworkError
+
+__all__ = ["import_nir_cmd", "check_cmd", "summary"]
+
+
+def _optional_geometry_options(f):
+    """Geometry options that default to "not given" (the importer sizes the rest)."""
+    for name in reversed(GEOMETRY_FIELDS):
+        if name == "levels":
+            f = click.option(
+                "--levels",
+                default=None,
+                help="bus-tree branching factors, comma-separated [default: 1]",
+            )(f)
+        else:
+            f = click.option(
+                f"--{name.replace('_', '-')}",
+                name,
+                type=int,
+                default=None,
+                help=(
+                    "[default: the smallest power of two that fits]"
+                    if name in ("neurons", "axons")
+                    else f"[default: {getattr(Geometry(), name)}]"
+                ),
+            )(f)
+    return f
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def summary(net: Network, meta: dict | None = None) -> str:
+    """A few lines describing a network: geometry, neurons, synapses, routes."""
+    g = net.geometry
+    n = g.neurons
+    lines = []
+    for key in ("name", "source", "description"):
+        if meta and meta.get(key):
+            lines.append(f"{key}: {meta[key]}")
+    fields = ", ".join(f"{k} {v}" for k, v in g.as_dict().items() if k != "levels")
+    lines.append(f"geometry: levels {list(g.levels)}, {fields}")
+    lines.append(
+        f"cores: {g.cores}, each {n} neurons, {g.axons} axons, {g.rows} x {n} crossbar, "
+        f"{g.fanout} routing entries per neuron"
+    )
+    p = net.params
+    model = np.asarray(p["model"])
+    lines.append(
+        f"neurons: {g.cores * n} ({int(np.sum(model == Model.LIF))} LIF, "
+        f"{int(np.sum(model == Model.COUNTER))} COUNTER), "
+        f"{int(np.count_nonzero(p['output']))} output-enabled, "
+        f"{int(np.count_nonzero(p['learn']))} learning"
+    )
+    zero_theta = int(np.count_nonzero(np.asarray(p["threshold"]) == 0))
+    if zero_theta:
+        lines.append(
+            f"warning: {_plural(zero_theta, 'neuron')} with threshold 0 (LIF: fires on every tick)"
+        )
+    present = net.count != 0
+    inhib = present & (net.sign != 0)
+    recurrent = int(np.count_nonzero(present[:, :n, :]))
+    total = int(np.count_nonzero(present))
+    lines.append(
+        f"synapses: {total} non-zero crossbar entries ({total - int(inhib.sum())} excitatory, "
+        f"{int(inhib.sum())} inhibitory; {recurrent} recurrent, {total - recurrent} from axons), "
+        f"{int(net.count.sum())} parallel synapses"
+    )
+    valid = net.route_valid != 0
+    own = np.arange(g.cores)[:, None, None] == net.route_core
+    routes = int(valid.sum())
+    local = int((valid & own).sum())
+    lines.append(
+        f"routes: {routes} valid routing entries ({routes - local} to other cores, "
+        f"{local} to the own core)"
+    )
+    if g.cores > 1:
+        per_core = present.reshape(g.cores, -1).sum(axis=1)
+        lines.append("synapses per core: " + " ".join(str(int(x)) for x in per_core))
+    return "\n".join(lines)
+
+
+@click.command("import-nir")
+@click.argument("graph", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="network file to write (NAME.toml; NAME.npz is written beside it)",
+)
+@click.option("--dt", type=float, default=1e-3, show_default=True, help="seconds per tick")
+@click.option("--name", default=None, help="network name stored in the file [default: GRAPH's]")
+@_optional_geometry_options
+def import_nir_cmd(graph, out, dt, name, **kw):
+    """Import a NIR graph (GRAPH.nir) and write it as a spikeloom network file.
+
+    Geometry fields not given take their defaults; neurons and axons not
+    given are the smallest powers of two that fit the graph (on one core).
+    """
+    from spikeloom.host.netfile import save_network
+    from spikeloom.host.nir_import import import_nir
+
+    fields = {k: v for k, v in kw.items() if v is not None}
+    if "levels" in fields:
+        try:
+            fields["levels"] = tuple(int(x) for x in str(fields["levels"]).split(","))
+        except ValueError:
+            raise click.BadParameter(  # noqa: B904 (the message says it all)
+                f"not a list of integers: {fields['levels']!r}", param_hint="--levels"
+            )
+    if out.suffix != ".toml":
+        raise click.BadParameter("must end in .toml", param_hint="--out")
+    try:
+        net, report = import_nir(graph, None, dt, **fields)
+    except NetworkError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(str(report))
+
+    mapping = [
+        f"input {i.name}: core {i.core} axons {i.first_axon}..{i.first_axon + i.size - 1}"
+        for i in report.inputs
+    ] + [
+        f"{p.kind} {p.name}: core {p.core} neurons {p.first_neuron}.."
+        f"{p.first_neuron + p.size - 1}{' (output)' if p.output else ''}"
+        for p in report.populations
+    ]
+    meta = {
+        "name": name or graph.stem,
+        "source": graph.name,
+        "description": f"imported by spikeloom import-nir, dt = {dt:g} s; " + "; ".join(mapping),
+    }
+    try:
+        path = save_network(net, out, meta=meta)
+    except NetworkError as e:
+        raise click.ClickException(str(e)) from None
+    except OSError as e:
+        raise click.ClickException(f"cannot write {out}: {e.strerror or e}") from None
+    click.echo(f"\nwrote {path} and {path.with_suffix('.npz').name}")
+
+
+@click.command("check-network")
+@click.argument("network", type=click.Path(dir_okay=False, path_type=Path))
+def check_cmd(network):
+    """Validate a network file (NET.toml + its .npz) and summarise it."""
+    from spikeloom.host.netfile import load_network_with_meta
+
+    try:
+        net, meta = load_network_with_meta(network)
+    except NetworkError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"{network}: valid spikeloom network")
+    click.echo(summary(net, meta))
