@@ -672,11 +672,6 @@ class Link(wiring.Component):
                     resp.payload.last.eq((bidx == 2) & (nwords == 0)),
                 ]
                 with m.If(resp.ready):
-                    with m.If(bidx == 0):
-                        with m.Switch(status):
-                            for st in S:
-                                with m.Case(st):
-                                    count("FRAMES_OK" if st == S.OK else st.name)
                     m.d.sync += bidx.eq(bidx + 1)
                     with m.If(bidx == 2):
                         m.d.sync += bidx.eq(0)
@@ -720,6 +715,11 @@ class Link(wiring.Component):
                         with m.Else():
                             m.next = "FETCH"
             with m.State("DONE"):
+                # Counted once answered: a READ_REG of the counters does not count itself.
+                with m.Switch(status):
+                    for st in S:
+                        with m.Case(st):
+                            count("FRAMES_OK" if st == S.OK else st.name)
                 clear_frame()
                 m.next = "RECV"
 

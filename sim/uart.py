@@ -146,9 +146,14 @@ class LinkModel:
         if name == "EVENTS_PENDING":
             return len(self.events)
         c = self.chip.counters
+        # Injected events are on the bus (and counted) as soon as INJECT is
+        # answered; ChipModel counts them with the tick they belong to.
+        queued = len(self.host)
         for i in range(len(self.g.levels)):
             if name == f"CARRIED{i}":
-                return int(c["carried"][i]) & _U32
+                return (int(c["carried"][i]) + queued) & _U32
+        if name in ("HOST_EVENTS", "DELIVERED"):
+            return (int(c[name.lower()]) + queued) & _U32
         if name.lower() in c:
             return int(c[name.lower()]) & _U32
         if name == "HOST_DROPPED":
