@@ -281,7 +281,6 @@ class Link(wiring.Component):
                 m.d.sync += counters[name].eq(counters[name] + 1)
 
         count("OVERRUNS", rxq.w_en & ~rxq.w_rdy)
-        count("FRAMING_ERRORS", urx.framing_error)
 
         # Idle line timer: clocks since the last character started or ended.
         limit = link.timeout_bits * link.clocks_per_bit
@@ -405,6 +404,8 @@ class Link(wiring.Component):
                 stored = Signal(8)
                 with m.If(rxq.r_rdy):
                     with m.If(mark):
+                        # Counted here, in line order with the frames around it.
+                        count("FRAMING_ERRORS")
                         with m.If(~hunt):
                             m.d.sync += aborted.eq(1)
                     with m.Elif(byte == P.FLAG):

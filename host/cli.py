@@ -119,6 +119,11 @@ from spikeloom.host.netcli import check_cmd, import_nir_cmd  # noqa: E402
 cli.add_command(import_nir_cmd)
 cli.add_command(check_cmd)
 
+from spikeloom.host.boardcli import COMMANDS as BOARD_COMMANDS  # noqa: E402
+
+for _command in BOARD_COMMANDS:
+    cli.add_command(_command)
+
 
 def main():
     try:

@@ -72,7 +72,8 @@ def _key(geometry: Geometry, link: LinkConfig, simulator: str) -> str:
     h = hashlib.sha1()
     for path in SOURCES:
         h.update(path.read_bytes())
-    h.update(repr((geometry, link, simulator, os.environ.get("SPIKELOOM_VERILATOR_OPT"))).encode())
+    opt = os.environ.get("SPIKELOOM_VERILATOR_OPT", "-O2")
+    h.update(repr((geometry, link, simulator, opt)).encode())
     return h.hexdigest()[:16]
 
 
@@ -86,7 +87,7 @@ def build_system(geometry: Geometry, link: LinkConfig, simulator: str) -> Path:
         return build_dir
     from spikeloom.hdl.top import System
 
-    _, built = runner.build(System(geometry, link), NAME, simulator, build_dir / "work")
+    _, built = runner.build(System(geometry, link), NAME, simulator, build_dir / "work", "-O2")
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(str(built))
     return build_dir

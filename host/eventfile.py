@@ -1,0 +1,220 @@
+"""Event files of ``spikeloom run``: host input in, output events out, raster plots.
+
+Two formats, chosen by the file name's extension:
+
+* ``.csv``: a header line, then one event a line. Input: ``tick,core,axon``;
+  output: ``tick,core,neuron``. Blank lines and lines starting with ``#``
+  are skipped.
+* ``.npz``: a NumPy archive with one integer array ``events`` of shape
+  (n, 3), columns as in the CSV header.
+
+Input ticks count from the first tick of the run (0); output ticks are the
+board's full tick numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from spikeloom.defs import Geometry
+
+__all__ = [
+    "EventFileError",
+    "INPUT_COLUMNS",
+    "OUTPUT_COLUMNS",
+    "check_format",
+    "read_inputs",
+    "write_events",
+    "read_events",
+    "plot_raster",
+]
+
+INPUT_COLUMNS = ("tick", "core", "axon")
+OUTPUT_COLUMNS = ("tick", "core", "neuron")
+FORMATS = (".csv", ".npz")
+
+
+class EventFileError(ValueError):
+    """An event file is unreadable or wrong; the message names the file and the line or row."""
+
+
+def check_format(path) -> str:
+    """The format of ``path`` from its extension ("csv" or "npz")."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise EventFileError(f"{path}: unknown event file format: name it .csv or .npz")
+    return suffix[1:]
+
+
+def _table(path, columns: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """An (n, 3) int64 array of a file, and where each row came from (for messages)."""
+    path = Path(path)
+    if check_format(path) == "npz":
+        return _npz_table(path, columns)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise EventFileError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise EventFileError(f"{path}: not a CSV text file") from None
+    except OSError as e:
+        raise EventFileError(f"{path}: cannot read: {e.strerror or e}") from None
+    rows, where = [], []
+    header = None
+    for number, fields in enumerate(csv.reader(text.splitlines()), start=1):
+        if not fields or not "".join(fields).strip() or fields[0].lstrip().startswith("#"):
+            continue
+        fields = [f.strip() for f in fields]
+        if header is None:
+            header = [f.lower() for f in fields]
+            if header != list(columns):
+                raise EventFileError(
+                    f"{path} line {number}: header {','.join(fields)!r}, "
+                    f"expected {','.join(columns)!r}"
+                )
+            continue
+        if len(fields) != len(columns):
+            raise EventFileError(
+                f"{path} line {number}: {len(fields)} fields, expected {len(columns)} "
+                f"({','.join(columns)})"
+            )
+        row = []
+        for name, value in zip(columns, fields):
+            try:
+                v = int(value)
+            except ValueError:
+                raise EventFileError(
+                    f"{path} line {number}: {name} {value!r} is not a whole number"
+                ) from None
+            row.append(v)
+        rows.append(row)
+        where.append(f"{path} line {number}")
+    if header is None:
+        raise EventFileError(f"{path}: empty, expected a header line {','.join(columns)!r}")
+    return np.array(rows, dtype=np.int64).reshape(-1, len(columns)), where
+
+
+def _npz_table(path: Path, columns) -> tuple[np.ndarray, list[str]]:
+    try:
+        if not path.exists():
+            raise FileNotFoundError
+        if not zipfile.is_zipfile(path):
+            raise EventFileError(f"{path}: not a NumPy .npz archive")
+        archive = np.load(path, allow_pickle=False)
+        with archive:
+            if "events" not in archive.files:
+                found = ", ".join(archive.files) or "nothing"
+                raise EventFileError(f"{path}: no array 'events' (found {found})")
+            arr = archive["events"]
+    except FileNotFoundError:
+        raise EventFileError(f"{path}: no such file") from None
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
+        if isinstance(e, EventFileError):
+            raise
+        raise EventFileError(f"{path}: not a NumPy .npz archive ({e})") from None
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise EventFileError(f"{path}: events: {arr.dtype} values, expected integers")
+    if arr.ndim != 2 or arr.shape[1] != len(columns):
+        raise EventFileError(
+            f"{path}: events: shape {arr.shape}, expected (n, {len(columns)}) "
+            f"with columns {','.join(columns)}"
+        )
+    if arr.size and (arr.min() < -(1 << 62) or arr.max() > 1 << 62):
+        raise EventFileError(f"{path}: events: values out of range")
+    return arr.astype(np.int64), [f"{path} events[{i}]" for i in range(len(arr))]
+
+
+def read_inputs(path, geometry: Geometry | None = None) -> dict[int, list[tuple[int, int]]]:
+    """Host input events, tick -> [(core, axon)], from a ``tick,core,axon`` file.
+
+    With ``geometry``, cores and axons are checked against it; the message
+    names the line (CSV) or row (NPZ) at fault.
+    """
+    table, where = _table(path, INPUT_COLUMNS)
+    limits = {"tick": None}
+    if geometry is not None:
+        limits.update(core=geometry.cores, axon=geometry.axons)
+    for col, name in enumerate(INPUT_COLUMNS):
+        values = table[:, col]
+        bad = np.flatnonzero(values < 0)
+        if bad.size:
+            i = bad[0]
+            raise EventFileError(f"{where[i]}: {name} {values[i]} is negative")
+        hi = limits.get(name)
+        if hi is not None:
+            bad = np.flatnonzero(values >= hi)
+            if bad.size:
+                i = bad[0]
+                raise EventFileError(
+                    f"{where[i]}: {name} {values[i]} out of range: the device has "
+                    f"{name}s 0..{hi - 1}"
+                )
+    inputs: dict[int, list[tuple[int, int]]] = {}
+    for t, c, a in table.tolist():
+        inputs.setdefault(t, []).append((c, a))
+    return inputs
+
+
+def read_events(path) -> list[tuple[int, int, int]]:
+    """Output events (tick, core, neuron) from a file written by :func:`write_events`."""
+    table, _ = _table(path, OUTPUT_COLUMNS)
+    return [tuple(r) for r in table.tolist()]
+
+
+def write_events(path, events: Sequence[tuple[int, int, int]]) -> None:
+    """Write output events (tick, core, neuron) as CSV or NPZ (by extension)."""
+    path = Path(path)
+    fmt = check_format(path)
+    arr = np.array(list(events), dtype=np.int64).reshape(-1, 3)
+    if fmt == "npz":
+        # Through a file object: np.savez would append ".npz" to a name lacking it.
+        with open(path, "wb") as f:
+            np.savez(f, events=arr)
+        return
+    with open(path, "w", newline="") as f:
+        out = csv.writer(f, lineterminator="\n")
+        out.writerow(OUTPUT_COLUMNS)
+        out.writerows(arr.tolist())
+
+
+def check_plot_format(path) -> None:
+    """Refuse a plot file name matplotlib cannot write, before anything runs."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    suffix = Path(path).suffix.lower().lstrip(".")
+    known = FigureCanvasAgg.get_supported_filetypes()
+    if suffix not in known:
+        raise EventFileError(f"{path}: cannot plot to a .{suffix} file: use .png, .pdf or .svg")
+
+
+def plot_raster(path, events, geometry: Geometry, first_tick: int = 0, ticks: int | None = None):
+    """A raster plot of output events: ticks on x, ``core * neurons + neuron`` on y."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arr = np.array(list(events), dtype=np.int64).reshape(-1, 3)
+    n = geometry.neurons
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
+    ax.scatter(arr[:, 0], arr[:, 1] * n + arr[:, 2], s=4, marker="|", color="black", linewidths=1)
+    if ticks is None:
+        ticks = int(arr[:, 0].max()) + 1 - first_tick if len(arr) else 1
+    last = first_tick + max(ticks, 1)
+    ax.set_xlim(first_tick - 0.5, last - 0.5)
+    ax.set_ylim(-0.5, geometry.cores * n - 0.5)
+    ax.set_xlabel("tick")
+    ax.set_ylabel(f"neuron (core x {n} + neuron)")
+    for c in range(1, geometry.cores):
+        ax.axhline(c * n - 0.5, color="0.85", linewidth=0.5)
+    ax.set_title(f"{len(arr)} output events, ticks {first_tick}..{last - 1}")
+    fig.tight_layout()
+    try:
+        fig.savefig(path)
+    finally:
+        plt.close(fig)

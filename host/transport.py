@@ -1,0 +1,400 @@
+"""Byte transports to a spikeloom device.
+
+Three ends of the same line, one interface (``write``, ``read``, ``close``,
+``description``, context manager):
+
+* :class:`SerialTransport`: a serial port or any pyserial URL
+  (``/dev/ttyUSB1``, ``socket://127.0.0.1:7777``);
+* :class:`SimTransport`: the RTL in a simulator, behind a socket served by
+  ``spikeloom.sim.bridge`` (the same bytes as on the wire);
+* :class:`GoldenTransport`: the golden model (``sim/uart.py``) in-process.
+
+:func:`open_transport` picks one from a port name: ``"golden"``, ``"sim"``,
+or anything else for pyserial.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import socket
+import time
+
+from spikeloom import protocol as P
+from spikeloom.defs import Geometry
+
+from .board import BoardError
+
+__all__ = [
+    "SIM_GEOMETRY",
+    "SIM_LINK",
+    "Transport",
+    "SerialTransport",
+    "GoldenTransport",
+    "SimTransport",
+    "LineServer",
+    "GoldenServer",
+    "BridgeServer",
+    "launch_bridge",
+    "open_transport",
+]
+
+#: The geometry of the ``golden`` and ``sim`` devices unless told otherwise:
+#: one small core, quick to simulate.
+SIM_GEOMETRY = Geometry(
+    levels=(1,),
+    neurons=64,
+    axons=64,
+    count_bits=3,
+    potential_bits=16,
+    fanout=4,
+    lanes=4,
+    timer_bits=8,
+    tick_bits=16,
+)
+#: The link of the ``golden`` and ``sim`` devices: the fastest UART divisor,
+#: and a short idle timeout, so that a simulated line costs few clocks.
+SIM_LINK = P.LinkConfig(clocks_per_bit=4, timeout_bits=256)
+
+
+class Transport:
+    """A byte pipe to a device. Subclasses set the attributes below."""
+
+    #: What the device is, for messages ("/dev/ttyUSB1", "the golden model").
+    description = "a device"
+    #: Line rate in baud, if the bytes really travel on a UART line (sets timeouts).
+    baud: int | None = None
+    #: Wall seconds per device clock, where the baud rate does not tell it (simulators).
+    seconds_per_clock: float | None = None
+    #: The response timeout a :class:`~spikeloom.host.board.Board` uses unless told.
+    default_timeout = 1.0
+
+    def write(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def read(self, timeout: float) -> bytes:
+        """Whatever arrived, waiting up to ``timeout`` s for the first byte (b"" if none)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.description}>"
+
+
+def _reason(e: Exception) -> str:
+    """The human part of a pyserial / socket error ("No such file or directory")."""
+    errno = getattr(e, "errno", None)
+    if errno is None:
+        # pyserial folds the OSError into its message: "[Errno 2] could not
+        # open port X: [Errno 2] No such file or directory: 'X'".
+        found = re.findall(r"\[Errno (\d+)\]", str(e))
+        errno = int(found[-1]) if found else None
+    text = os.strerror(errno) if errno else str(e)
+    if errno == 13:
+        text += " (is your user in the dialout group?)"
+    return text
+
+
+class SerialTransport(Transport):
+    """A serial port or pyserial URL (``/dev/ttyUSB1``, ``socket://host:port``)."""
+
+    def __init__(self, port: str, baud: int = 115200, write_timeout: float = 5.0):
+        import serial
+
+        self.description = port
+        # For a socket this is only a guess of the far end's line rate; it
+        # just lengthens timeouts of long transfers.
+        self.baud = baud
+        try:
+            # timeout=0: reads never block; read() waits with select instead,
+            # so it returns as soon as anything arrives.
+            self.port = serial.serial_for_url(
+                port, baudrate=baud, timeout=0, write_timeout=write_timeout
+            )
+        except (serial.SerialException, OSError, ValueError) as e:
+            raise BoardError(f"cannot open {port}: {_reason(e)}") from None
+        try:
+            self._fd = self.port.fileno()
+        except Exception:  # some URL handlers (loop://) have no file descriptor
+            self._fd = None
+
+    def write(self, data: bytes) -> None:
+        import serial
+
+        try:
+            self.port.write(data)
+        except serial.SerialTimeoutException:
+            raise BoardError(
+                f"cannot send to {self.description}: the line does not take bytes"
+            ) from None
+        except (serial.SerialException, OSError) as e:
+            raise BoardError(f"cannot send to {self.description}: {_reason(e)}") from None
+
+    def read(self, timeout: float) -> bytes:
+        import serial
+
+        try:
+            data = self.port.read(1 << 16)
+            if data or timeout <= 0:
+                return data
+            if self._fd is not None:
+                select.select([self._fd], [], [], timeout)
+            else:
+                time.sleep(min(timeout, 0.01))
+            return self.port.read(1 << 16)
+        except (serial.SerialException, OSError) as e:
+            raise BoardError(f"lost {self.description}: {_reason(e)}") from None
+
+    def close(self) -> None:
+        sock = getattr(self.port, "_socket", None)
+        if isinstance(sock, socket.socket):
+            # pyserial's socket:// close() sleeps 0.3 s "for quick reconnects";
+            # every CLI command would pay it. Close the socket ourselves.
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+            self.port._socket = None
+            self.port.is_open = False
+        else:
+            self.port.close()
+
+
+class GoldenTransport(Transport):
+    """The golden model of the device (``LinkModel``) in-process; answers at once."""
+
+    description = "the golden model"
+
+    def __init__(self, geometry: Geometry = SIM_GEOMETRY, link: P.LinkConfig | None = None):
+        from spikeloom.sim.uart import LinkModel
+
+        self.model = LinkModel(geometry, link or SIM_LINK)
+        self._out = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self._out += self.model.feed(data)
+
+    def read(self, timeout: float) -> bytes:
+        if not self._out:
+            # Nothing more can come: the model answers as bytes arrive. Wait
+            # like a quiet line would, then tell the model the line was idle.
+            if timeout > 0:
+                time.sleep(timeout)
+            self.model.idle()
+            return b""
+        data, self._out = bytes(self._out), bytearray()
+        return data
+
+
+def launch_bridge(geometry: Geometry, link: P.LinkConfig | None = None, simulator=None):
+    """Start the RTL in a simulator behind a socket (``spikeloom.sim.bridge.launch``).
+
+    Returns the bridge's server (``.url``, ``.close()``); failures are BoardErrors.
+    """
+    try:
+        from spikeloom.sim import bridge
+    except ImportError as e:
+        raise BoardError(
+            f"the RTL simulation bridge is not available ({e}): use --port golden"
+        ) from None
+    try:
+        return bridge.launch(geometry, link or SIM_LINK, simulator)
+    except Exception as e:  # a missing simulator, a failed build: say what and why
+        raise BoardError(f"cannot start the RTL simulation: {e}") from e
+
+
+class SimTransport(Transport):
+    """The RTL in a simulator behind a socket (``spikeloom.sim.bridge``)."""
+
+    # A simulated clock takes some 10 to 100 us of wall time.
+    seconds_per_clock = 1e-4
+    default_timeout = 10.0
+
+    def __init__(
+        self,
+        geometry: Geometry = SIM_GEOMETRY,
+        link: P.LinkConfig | None = None,
+        simulator: str | None = None,
+    ):
+        self.server = launch_bridge(geometry, link, simulator)
+        try:
+            self.serial = SerialTransport(self.server.url)
+        except BoardError:
+            self.server.close()
+            raise
+        self.description = f"the RTL simulation at {self.server.url}"
+
+    def write(self, data: bytes) -> None:
+        self.serial.write(data)
+
+    def read(self, timeout: float) -> bytes:
+        return self.serial.read(timeout)
+
+    def close(self) -> None:
+        try:
+            self.serial.close()
+        finally:
+            self.server.close()
+
+
+class LineServer:
+    """A device behind a TCP socket, so that it outlives its clients.
+
+    Clients (``SerialTransport("socket://HOST:PORT")``) are served one at a
+    time, in turn; the device state carries over from one to the next.
+    Subclasses say what the device is (:meth:`_serve`).
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 7777):
+        try:
+            self.sock = socket.create_server((host, port))
+        except OSError as e:
+            raise BoardError(f"cannot listen on {host}:{port}: {_reason(e)}") from None
+        self.url = f"socket://{host}:{self.sock.getsockname()[1]}"
+        self._closed = False
+
+    def serve_forever(self) -> None:
+        """Serve clients until :meth:`close` (from another thread) or Ctrl-C."""
+        while not self._closed:
+            try:
+                ready, _, _ = select.select([self.sock], [], [], 0.2)
+                if not ready:
+                    self._between_clients()
+                    continue
+                conn, _ = self.sock.accept()
+                with conn:
+                    self._serve(conn)
+            except (OSError, ValueError):
+                if self._closed:  # closed under a select() or accept() by close()
+                    return
+                raise
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _between_clients(self) -> None:
+        pass
+
+    def _serve(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._closed = True
+        self.sock.close()
+
+
+def _recv(conn: socket.socket) -> bytes:
+    try:
+        return conn.recv(1 << 16)
+    except OSError:
+        return b""
+
+
+class GoldenServer(LineServer):
+    """The golden model (a ``LinkModel``) behind a TCP socket.
+
+    A client quiet for ``idle`` seconds in the middle of a frame has the
+    frame dropped, as an idle line would; so does one that hangs up.
+    """
+
+    def __init__(self, model, host: str = "127.0.0.1", port: int = 7777, idle: float = 0.5):
+        super().__init__(host, port)
+        self.model = model
+        self.idle = idle
+
+    def _serve(self, conn: socket.socket) -> None:
+        while not self._closed:
+            ready, _, _ = select.select([conn], [], [], self.idle)
+            if not ready:
+                self.model.idle()
+                continue
+            data = _recv(conn)
+            if not data:  # the client went away
+                self.model.idle()
+                return
+            out = self.model.feed(data)
+            if out:
+                try:
+                    conn.sendall(out)
+                except OSError:
+                    self.model.idle()
+                    return
+
+
+class BridgeServer(LineServer):
+    """The RTL simulation behind a TCP socket that outlives its clients.
+
+    The simulation bridge serves one connection and ends when it closes;
+    this server holds that connection and relays each client's bytes to it
+    and the simulation's answers back. Answers arriving between clients are
+    dropped.
+    """
+
+    def __init__(self, bridge, host: str = "127.0.0.1", port: int = 7777):
+        super().__init__(host, port)
+        self.bridge = bridge  # the bridge's server: .url, .close()
+        addr = bridge.url.removeprefix("socket://").rpartition(":")
+        try:
+            self.upstream = socket.create_connection((addr[0], int(addr[2])), timeout=10)
+        except OSError as e:
+            self.close()
+            raise BoardError(
+                f"cannot reach the RTL simulation at {bridge.url}: {_reason(e)}"
+            ) from None
+        self.upstream.settimeout(None)
+
+    def _ended(self):
+        if not self._closed:
+            raise BoardError("the RTL simulation ended")
+
+    def _between_clients(self) -> None:
+        while not self._closed and select.select([self.upstream], [], [], 0)[0]:
+            if not _recv(self.upstream):
+                return self._ended()
+
+    def _serve(self, conn: socket.socket) -> None:
+        while not self._closed:
+            ready, _, _ = select.select([conn, self.upstream], [], [], 0.5)
+            if self.upstream in ready:
+                data = _recv(self.upstream)
+                if not data:
+                    return self._ended()
+                try:
+                    conn.sendall(data)
+                except OSError:
+                    return
+            if conn in ready:
+                data = _recv(conn)
+                if not data:  # the client went away; the simulation lives on
+                    return
+                self.upstream.sendall(data)
+
+    def close(self) -> None:
+        super().close()
+        upstream = getattr(self, "upstream", None)
+        if upstream is not None:
+            upstream.close()  # the bridge ends when its connection closes
+        self.bridge.close()
+
+
+def open_transport(
+    port: str, geometry: Geometry | None = None, baud: int = 115200, link=None
+) -> Transport:
+    """``"golden"``, ``"sim"`` (a fresh device of ``geometry``, default
+    :data:`SIM_GEOMETRY`), or a serial port / pyserial URL."""
+    if port == "golden":
+        return GoldenTransport(geometry or SIM_GEOMETRY, link or SIM_LINK)
+    if port == "sim":
+        return SimTransport(geometry or SIM_GEOMETRY, link or SIM_LINK)
+    return SerialTransport(port, baud)
