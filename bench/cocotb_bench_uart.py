@@ -15,6 +15,7 @@ Every response is checked against the golden model (``sim/uart.py``).
 """
 
 import json
+import logging
 import os
 
 import cocotb
@@ -49,6 +50,8 @@ async def bench(dut):
     dut.rst.value = 0
     source = UartSource(dut.rx, baud=baud, bits=8)
     sink = UartSink(dut.tx, baud=baud, bits=8)
+    for uart in (source, sink):
+        uart.log.setLevel(logging.WARNING)  # a log line per byte costs more than the byte
     deframer = P.Deframer()
     got = []
 

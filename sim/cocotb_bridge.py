@@ -11,6 +11,7 @@ on a board). The test ends when the host closes the connection.
 """
 
 import json
+import logging
 import os
 import select
 import socket
@@ -36,6 +37,8 @@ async def bridge(dut):
     dut.rst.value = 0
     source = UartSource(dut.rx, baud=baud, bits=8)
     sink = UartSink(dut.tx, baud=baud, bits=8)
+    for uart in (source, sink):
+        uart.log.setLevel(logging.WARNING)  # a log line per byte costs more than the byte
 
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     server.bind(("127.0.0.1", 0))

@@ -45,6 +45,7 @@ class LinkModel:
         self.values = {r.name: 0 for r in self.regs}
         self.events: list[tuple[int, int, int]] = []
         self.host: list[tuple[int, int]] = []
+        self._stale = False  # memories written since the chip model last took them
         self.clock = 0  # virtual clock of free running
         self.next_tick_at = 0
 
@@ -87,6 +88,9 @@ class LinkModel:
             self.next_tick_at += period
 
     def _tick(self):
+        if self._stale:
+            self.chip.reload()
+            self._stale = False
         host, self.host = self.host, []
         _, events = self.chip.tick(host)
         for ev in events:
@@ -240,7 +244,7 @@ class LinkModel:
                 net.route_core[core, n, e] = f["core"]
                 net.route_axon[core, n, e] = f["axon"]
         if region != Region.STATE:
-            self.chip.reload()
+            self._stale = True  # reloaded once before the next tick, not per frame
 
     def _cmd_inject(self, args, payload):
         size = P.INJECT_EVENT.size // 8

@@ -23,6 +23,7 @@ link, equals a shadow kept by this test from the valid writes alone.
 """
 
 import json
+import logging
 import os
 
 import cocotb
@@ -289,6 +290,8 @@ class UartTB:
         baud = 1e9 / (self.cpb * CLOCK_NS)
         self.source = UartSource(dut.rx, baud=baud, bits=8)
         self.sink = UartSink(dut.tx, baud=baud, bits=8)
+        for uart in (self.source, self.sink):
+            uart.log.setLevel(logging.WARNING)  # a log line per byte costs more than the byte
         self.deframer = P.Deframer()
         self.got = []  # RTL response bodies
 

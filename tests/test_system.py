@@ -109,3 +109,55 @@ def _first_diff(a, b):
         if x != y:
             return f"first difference at event {i}: RTL {x}, golden {y}"
     return f"RTL {len(a)} events, golden {len(b)}"
+
+
+def test_cli_sim_equals_golden(tmp_path):
+    """`spikeloom info` and `spikeloom run` give the same answers on --port sim and golden."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from spikeloom.host.netfile import save_network
+
+    exe = str(Path(sys.executable).parent / "spikeloom")
+    env = {**os.environ, "SPIKELOOM_SIMULATOR": SIMULATORS[0]}
+
+    def cli(*args):
+        r = subprocess.run(
+            [exe, *map(str, args)], capture_output=True, text=True, env=env, timeout=600
+        )
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    def geometry_lines(text):
+        return [line for line in text.splitlines() if not line.startswith("device:")]
+
+    assert geometry_lines(cli("info", "--port", "sim")) == geometry_lines(
+        cli("info", "--port", "golden")
+    )
+    net = tmp_path / "net.toml"
+    save_network(random_network(SIM_GEOMETRY, 31), net)
+    inputs = random_host_inputs(SIM_GEOMETRY, 31, 40)
+    rows = ["tick,core,axon"] + [f"{t},{c},{a}" for t, ev in enumerate(inputs) for c, a in ev]
+    (tmp_path / "in.csv").write_text("\n".join(rows) + "\n")
+    out = {}
+    for port in ("sim", "golden"):
+        path = tmp_path / f"{port}.csv"
+        cli(
+            "-q",
+            "run",
+            "--network",
+            net,
+            "--ticks",
+            40,
+            "--input",
+            tmp_path / "in.csv",
+            "--out",
+            path,
+            "--port",
+            port,
+        )
+        out[port] = path.read_text()
+    assert out["sim"] == out["golden"]
+    assert len(out["sim"].splitlines()) > 40, "the network must spike"
