@@ -40,8 +40,16 @@ def test_system_matches_golden(board):
     ident = b.identify()
     assert ident.id == P.PROTOCOL_ID and ident.geometry == g and ident.link == SIM_LINK
 
-    seed = 20 + SIMULATORS.index(simulator)
-    net = random_network(g, seed)
+    ticks = TICKS[simulator]
+    # The first seed whose network has output events in the run (chosen on
+    # the golden model alone, so the comparison below means something).
+    seed = 20
+    while True:
+        net, inputs = random_network(g, seed), random_host_inputs(g, seed, ticks)
+        probe = ChipModel(net)
+        if sum(len(probe.tick(inputs[t])[1]) for t in range(ticks)) > ticks // 4:
+            break
+        seed += 1
     b.load(net)
     # Every memory reads back as written (STATE as rest).
     back = b.read_network()
@@ -54,8 +62,6 @@ def test_system_matches_golden(board):
     for c in range(g.cores):
         assert all(not np.any(v) for v in b.read_state(c).values())
 
-    ticks = TICKS[simulator]
-    inputs = random_host_inputs(g, seed, ticks)
     t0 = b.read_regs("TICK")[0]
     events = b.run_ticks(ticks, inputs)
     model = ChipModel(net)
