@@ -15,6 +15,7 @@ or anything else for pyserial.
 
 from __future__ import annotations
 
+import abc
 import os
 import re
 import select
@@ -58,8 +59,8 @@ SIM_GEOMETRY = Geometry(
 SIM_LINK = P.LinkConfig(clocks_per_bit=4, timeout_bits=256)
 
 
-class Transport:
-    """A byte pipe to a device. Subclasses set the attributes below."""
+class Transport(abc.ABC):
+    """A byte pipe to a device (an interface). Subclasses set the attributes below."""
 
     #: What the device is, for messages ("/dev/ttyUSB1", "the golden model").
     description = "a device"
@@ -70,15 +71,16 @@ class Transport:
     #: The response timeout a :class:`~spikeloom.host.board.Board` uses unless told.
     default_timeout = 1.0
 
+    @abc.abstractmethod
     def write(self, data: bytes) -> None:
-        raise NotImplementedError
+        """Send ``data`` to the device."""
 
+    @abc.abstractmethod
     def read(self, timeout: float) -> bytes:
         """Whatever arrived, waiting up to ``timeout`` s for the first byte (b"" if none)."""
-        raise NotImplementedError
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None:  # noqa: B027 (optional: most transports hold nothing)
+        """Release the device; by default there is nothing to release."""
 
     def __enter__(self):
         return self
@@ -247,7 +249,7 @@ class SimTransport(Transport):
             self.server.close()
 
 
-class LineServer:
+class LineServer(abc.ABC):
     """A device behind a TCP socket, so that it outlives its clients.
 
     Clients (``SerialTransport("socket://HOST:PORT")``) are served one at a
@@ -283,11 +285,12 @@ class LineServer:
     def closed(self) -> bool:
         return self._closed
 
-    def _between_clients(self) -> None:
-        pass
+    def _between_clients(self) -> None:  # noqa: B027 (an optional hook)
+        """Called after a client hangs up, before the next is accepted."""
 
+    @abc.abstractmethod
     def _serve(self, conn: socket.socket) -> None:
-        raise NotImplementedError
+        """Serve one connected client until it hangs up."""
 
     def close(self) -> None:
         self._closed = True
