@@ -224,24 +224,5 @@ class System(wiring.Component):
         m.submodules.chip = ResetInserter(link.soft_reset)(chip)
         m.submodules.link = link
         m.d.comb += [link.rx.eq(self.rx), self.tx.eq(link.tx), self.active.eq(link.active)]
-        wiring.connect(m, link.host_out, chip.host_in)
-        wiring.connect(m, chip.out, link.events)
-        m.d.comb += [
-            chip.tick_start.eq(link.tick_start),
-            link.busy.eq(chip.busy),
-            link.tick.eq(chip.tick),
-            link.last_tick_cycles.eq(chip.last_tick_cycles),
-            chip.cfg_core.eq(link.cfg_core),
-            chip.cfg_region.eq(link.cfg_region),
-            chip.cfg_addr.eq(link.cfg_addr),
-            chip.cfg_wdata.eq(link.cfg_wdata),
-            chip.cfg_we.eq(link.cfg_we),
-            chip.cfg_re.eq(link.cfg_re),
-            link.cfg_rdata.eq(chip.cfg_rdata),
-            chip.clear_counters.eq(0),
-        ]
-        for name in COUNTERS:
-            m.d.comb += getattr(link, name).eq(getattr(chip, name))
-        for i in range(len(g.levels)):
-            m.d.comb += [link.carried[i].eq(chip.carried[i]), link.stalled[i].eq(chip.stalled[i])]
+        wiring.connect(m, link.chip, chip)
         return m

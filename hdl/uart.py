@@ -36,8 +36,7 @@ from amaranth.lib.wiring import In, Out
 from spikeloom import protocol as P
 from spikeloom.defs import Geometry, Region
 
-from .core import config_members
-from .top import COUNTERS
+from .top import COUNTERS, Chip
 
 __all__ = ["UartRx", "UartTx", "Framer", "Link", "crc16_byte"]
 
@@ -211,25 +210,6 @@ class Framer(wiring.Component):
         return m
 
 
-def chip_port_members(g: Geometry) -> dict:
-    """The link's side of the chip's ports (``hdl/top.Chip``), flipped."""
-    nlev = len(g.levels)
-    members = {
-        "host_out": Out(stream.Signature(g.axon_event_layout)),
-        "events": In(stream.Signature(g.event_layout)),
-        "tick_start": Out(1),
-        "busy": In(1),
-        "tick": In(g.tick_bits),
-        "last_tick_cycles": In(32),
-        **{k: v.flip() for k, v in config_members(g, core=True).items()},
-        "carried": In(32).array(nlev),
-        "stalled": In(32).array(nlev),
-        **{name: In(32) for name in COUNTERS},
-        "soft_reset": Out(1),
-    }
-    return members
-
-
 class Link(wiring.Component):
     """The UART block: the host's requests executed on the chip's ports.
 
@@ -248,7 +228,9 @@ class Link(wiring.Component):
                 "rx": In(1, init=1),
                 "tx": Out(1, init=1),
                 "active": Out(1),
-                **chip_port_members(geometry),
+                "soft_reset": Out(1),
+                # The chip's own ports (hdl/top.Chip), seen from the other side.
+                "chip": In(Chip(geometry).signature),
             }
         )
 
@@ -294,11 +276,11 @@ class Link(wiring.Component):
         evq = SyncFIFOBuffered(width=g.event_layout.size, depth=link.event_fifo)
         m.submodules.evq = ResetInserter(self.soft_reset)(evq)
         m.d.comb += [
-            evq.w_data.eq(self.events.payload.as_value()),
-            evq.w_en.eq(self.events.valid),
-            self.events.ready.eq(1),
+            evq.w_data.eq(self.chip.out.payload.as_value()),
+            evq.w_en.eq(self.chip.out.valid),
+            self.chip.out.ready.eq(1),
         ]
-        count("EVENTS_DROPPED", self.events.valid & ~evq.w_rdy)
+        count("EVENTS_DROPPED", self.chip.out.valid & ~evq.w_rdy)
 
         # -- registers -------------------------------------------------------
         scratch = Signal(32)
@@ -307,10 +289,10 @@ class Link(wiring.Component):
         ticks = Signal(32)
         tick_q = Signal(g.tick_bits)
         tick_done = Signal()
-        m.d.sync += tick_q.eq(self.tick)
+        m.d.sync += tick_q.eq(self.chip.tick)
         with m.If(self.soft_reset):
             m.d.sync += tick_q.eq(0)  # the chip's tick restarts at 0 too
-        m.d.comb += tick_done.eq(self.tick != tick_q)
+        m.d.comb += tick_done.eq(self.chip.tick != tick_q)
         with m.If(tick_done):
             m.d.sync += ticks.eq(ticks + 1)
         ident = dict(zip((n for n, _ in P.IDENTITY), self.identity.words()))
@@ -320,14 +302,14 @@ class Link(wiring.Component):
             PERIOD=period,
             RUNNING=running,
             TICK=ticks,
-            LAST_TICK_CYCLES=self.last_tick_cycles,
+            LAST_TICK_CYCLES=self.chip.last_tick_cycles,
             EVENTS_PENDING=evq.level,
             **counters,
-            **{name.upper(): getattr(self, name) for name in COUNTERS},
+            **{name.upper(): getattr(self.chip, name) for name in COUNTERS},
         )
         for i in range(len(g.levels)):
-            values[f"CARRIED{i}"] = self.carried[i]
-            values[f"STALLED{i}"] = self.stalled[i]
+            values[f"CARRIED{i}"] = self.chip.carried[i]
+            values[f"STALLED{i}"] = self.chip.stalled[i]
         reg_file = Array(values[r.name] for r in regs)
         rw = [i for i, r in enumerate(regs) if r.access == P.Access.RW]
         assert rw == list(range(rw[0], rw[-1] + 1)), "read-write registers must be contiguous"
@@ -597,20 +579,20 @@ class Link(wiring.Component):
                                     with m.Case(addr):
                                         m.d.sync += sig.eq(acc[:32])
                         with m.Case(C.WRITE_MEM):
-                            with m.If(~self.busy):
+                            with m.If(~self.chip.busy):
                                 m.d.comb += [
                                     done.eq(1),
-                                    self.cfg_we.eq(1),
-                                    self.cfg_addr.eq(base + nunits),
-                                    self.cfg_wdata.eq(acc),
+                                    self.chip.cfg_we.eq(1),
+                                    self.chip.cfg_addr.eq(base + nunits),
+                                    self.chip.cfg_wdata.eq(acc),
                                 ]
                         with m.Case(C.INJECT):
                             ev = P.INJECT_EVENT(acc[:32])
                             m.d.comb += [
-                                self.host_out.valid.eq(1),
-                                self.host_out.payload.core.eq(ev.core),
-                                self.host_out.payload.axon.eq(ev.axon),
-                                done.eq(self.host_out.ready),
+                                self.chip.host_in.valid.eq(1),
+                                self.chip.host_in.payload.core.eq(ev.core),
+                                self.chip.host_in.payload.axon.eq(ev.axon),
+                                done.eq(self.chip.host_in.ready),
                             ]
                 with m.If(done):
                     m.d.sync += nunits.eq(nunits + 1)
@@ -653,15 +635,15 @@ class Link(wiring.Component):
                         widx.eq(0),
                     ]
                     m.next = "RESP"
-                with m.Elif(~self.busy):
-                    m.d.comb += self.tick_start.eq(1)
+                with m.Elif(~self.chip.busy):
+                    m.d.comb += self.chip.tick_start.eq(1)
                     m.d.sync += left.eq(left - 1)
                     m.next = "STEP_WAIT"
             with m.State("STEP_WAIT"):
                 with m.If(tick_done):
                     m.next = "STEP"
             with m.State("STOP"):
-                with m.If(~self.busy):
+                with m.If(~self.chip.busy):
                     m.d.sync += [status.eq(S.OK), src.eq(SRC_NONE), nwords.eq(0), bidx.eq(0)]
                     m.next = "RESP"
 
@@ -693,12 +675,12 @@ class Link(wiring.Component):
                         m.d.sync += word.eq(evq.r_data)
                         m.next = "SEND"
                     with m.Case(SRC_MEM):
-                        with m.If(~self.busy):
-                            m.d.comb += [self.cfg_re.eq(1), self.cfg_addr.eq(base + widx)]
+                        with m.If(~self.chip.busy):
+                            m.d.comb += [self.chip.cfg_re.eq(1), self.chip.cfg_addr.eq(base + widx)]
                             m.next = "MEMWAIT"
             with m.State("MEMWAIT"):
                 mask = (Const(1, 64) << size_of[region[:2]]) - 1
-                m.d.sync += word.eq(self.cfg_rdata & mask)
+                m.d.sync += word.eq(self.chip.cfg_rdata & mask)
                 m.next = "SEND"
             with m.State("SEND"):
                 last_word = widx == nwords - 1
@@ -724,14 +706,14 @@ class Link(wiring.Component):
                 clear_frame()
                 m.next = "RECV"
 
-        m.d.comb += [self.cfg_core.eq(core), self.cfg_region.eq(region)]
+        m.d.comb += [self.chip.cfg_core.eq(core), self.chip.cfg_region.eq(region)]
 
         # -- free running: a tick every `period` clocks, between requests --------
         since = Signal(32)
         with m.If(since != 0xFFFF_FFFF):
             m.d.sync += since.eq(since + 1)
-        with m.If(running & fsm.ongoing("RECV") & ~self.busy & (since >= period)):
-            m.d.comb += self.tick_start.eq(1)
+        with m.If(running & fsm.ongoing("RECV") & ~self.chip.busy & (since >= period)):
+            m.d.comb += self.chip.tick_start.eq(1)
             m.d.sync += since.eq(1)
 
         m.d.comb += self.active.eq(
@@ -741,6 +723,6 @@ class Link(wiring.Component):
             | framer.out.valid
             | ~utx.data.ready
             | running
-            | self.busy
+            | self.chip.busy
         )
         return m
