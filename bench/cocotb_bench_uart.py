@@ -15,43 +15,28 @@ Every response is checked against the golden model (``sim/uart.py``).
 """
 
 import json
-import logging
 import os
 
 import cocotb
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, Timer
+from cocotb.triggers import Timer
 from cocotb.utils import get_sim_time
-from cocotbext.uart import UartSink, UartSource
 
 from spikeloom import protocol as P
-from spikeloom.defs import Geometry, Region
+from spikeloom.defs import Region
+from spikeloom.sim.cocotb_bridge import CLOCK_NS, start_system, system_job
 from spikeloom.sim.stimulus import random_network
 from spikeloom.sim.uart import LinkModel
-
-CLOCK_NS = 10
 
 
 @cocotb.test()
 async def bench(dut):
     job = json.loads(os.environ["SPIKELOOM_JOB"])
     result = os.environ["SPIKELOOM_RESULT"]
-    gj = job["geometry"]
-    gj["levels"] = tuple(gj["levels"])
-    g = Geometry(**gj)
-    link = P.LinkConfig(**job["link"])
+    g, link = system_job(job)
     cpb = link.clocks_per_bit
     baud = 1e9 / (cpb * CLOCK_NS)
     model = LinkModel(g, link)
-    dut.rx.value = 1
-    dut.rst.value = 1
-    cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
-    await ClockCycles(dut.clk, 4)
-    dut.rst.value = 0
-    source = UartSource(dut.rx, baud=baud, bits=8)
-    sink = UartSink(dut.tx, baud=baud, bits=8)
-    for uart in (source, sink):
-        uart.log.setLevel(logging.WARNING)  # a log line per byte costs more than the byte
+    source, sink = await start_system(dut, link)
     deframer = P.Deframer()
     got = []
 

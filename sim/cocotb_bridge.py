@@ -22,23 +22,45 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, Timer
 from cocotbext.uart import UartSink, UartSource
 
+from spikeloom.defs import Geometry
+from spikeloom.protocol import LinkConfig
+
 CLOCK_NS = 10
 
 
-@cocotb.test()
-async def bridge(dut):
-    cfg = json.loads(os.environ["SPIKELOOM_BRIDGE"])
-    cpb, timeout_bits = cfg["clocks_per_bit"], cfg["timeout_bits"]
-    baud = 1e9 / (cpb * CLOCK_NS)
+def system_job(job: dict) -> tuple[Geometry, LinkConfig]:
+    """The geometry and link of a job description (JSON of ``as_dict`` / ``asdict``)."""
+    g = dict(job["geometry"])
+    g["levels"] = tuple(g["levels"])
+    return Geometry(**g), LinkConfig(**job["link"])
+
+
+async def start_system(dut, link: LinkConfig) -> tuple[UartSource, UartSink]:
+    """Clock and reset ``hdl/top.System``; returns quiet UART models on its pins.
+
+    Shared by this bridge, the UART fuzz (``tests/cocotb_uart.py``) and the
+    UART benchmark (``bench/cocotb_bench_uart.py``).
+    """
+    baud = 1e9 / (link.clocks_per_bit * CLOCK_NS)
     dut.rx.value = 1
     dut.rst.value = 1
     cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
     await ClockCycles(dut.clk, 4)
     dut.rst.value = 0
+    await ClockCycles(dut.clk, 4)
     source = UartSource(dut.rx, baud=baud, bits=8)
     sink = UartSink(dut.tx, baud=baud, bits=8)
     for uart in (source, sink):
         uart.log.setLevel(logging.WARNING)  # a log line per byte costs more than the byte
+    return source, sink
+
+
+@cocotb.test()
+async def bridge(dut):
+    cfg = json.loads(os.environ["SPIKELOOM_BRIDGE"])
+    link = LinkConfig(**{k: cfg[k] for k in LinkConfig.__dataclass_fields__})
+    cpb, timeout_bits = link.clocks_per_bit, link.timeout_bits
+    source, sink = await start_system(dut, link)
 
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     server.bind(("127.0.0.1", 0))

@@ -23,22 +23,19 @@ link, equals a shadow kept by this test from the valid writes alone.
 """
 
 import json
-import logging
 import os
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, Timer
+from cocotb.triggers import Timer
 from cocotb_tb import fail
-from cocotbext.uart import UartSink, UartSource
 
 from spikeloom import protocol as P
 from spikeloom.defs import Geometry, Region
+from spikeloom.sim.cocotb_bridge import CLOCK_NS, start_system, system_job
 from spikeloom.sim.stimulus import random_network
 from spikeloom.sim.uart import LinkModel
 
-CLOCK_NS = 10
 C, S = P.Command, P.Status
 
 
@@ -287,22 +284,11 @@ class UartTB:
     def __init__(self, dut, g, link, result):
         self.dut, self.g, self.link, self.result = dut, g, link, result
         self.cpb = link.clocks_per_bit
-        baud = 1e9 / (self.cpb * CLOCK_NS)
-        self.source = UartSource(dut.rx, baud=baud, bits=8)
-        self.sink = UartSink(dut.tx, baud=baud, bits=8)
-        for uart in (self.source, self.sink):
-            uart.log.setLevel(logging.WARNING)  # a log line per byte costs more than the byte
         self.deframer = P.Deframer()
         self.got = []  # RTL response bodies
 
     async def start(self):
-        d = self.dut
-        d.rx.value = 1
-        d.rst.value = 1
-        cocotb.start_soon(Clock(d.clk, CLOCK_NS, unit="ns").start())
-        await ClockCycles(d.clk, 4)
-        d.rst.value = 0
-        await ClockCycles(d.clk, 4)
+        self.source, self.sink = await start_system(self.dut, self.link)
 
     async def send(self, data: bytes):
         await self.source.write(data)
@@ -350,10 +336,7 @@ def mask_timing(regs, addr, data):
 async def fuzz(dut):
     job = json.loads(os.environ["SPIKELOOM_JOB"])
     result = os.environ["SPIKELOOM_RESULT"]
-    gj = job["geometry"]
-    gj["levels"] = tuple(gj["levels"])
-    g = Geometry(**gj)
-    link = P.LinkConfig(**job["link"])
+    g, link = system_job(job)
     seed, items = job["seed"], job["items"]
     rng = np.random.default_rng(seed)
     model = Recording(g, link)
