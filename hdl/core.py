@@ -209,15 +209,24 @@ class Core(wiring.Component):
         lane_en = Signal(lanes)
         m.d.comb += lane_en.eq(Const(1, lanes) << cfg_lane)
 
+        # One address for both crossbar ports (writes happen only while idle),
+        # so synthesis can map the crossbar to single-port RAM (UP5K SPRAM).
+        xbar_addr = Signal.like(xbar_rd.addr)
+        # The read port holds its data on write cycles ("no change", as SPRAM does).
+        m.d.comb += [
+            xbar_rd.addr.eq(xbar_addr),
+            xbar_wr.addr.eq(xbar_addr),
+            xbar_rd.en.eq(xbar_wr.en == 0),
+        ]
         with m.If(self.busy):
             m.d.comb += [
-                xbar_rd.addr.eq(Cat(grp, row)),
+                xbar_addr.eq(Cat(grp, row)),
                 par_rd.addr.eq(grp),
                 st_rd.addr.eq(grp),
             ]
         with m.Else():
             m.d.comb += [
-                xbar_rd.addr.eq(Cat(cfg_word, cfg_row)),
+                xbar_addr.eq(Cat(cfg_word, cfg_row)),
                 par_rd.addr.eq(cfg_word),
                 st_rd.addr.eq(cfg_word),
             ]
@@ -232,13 +241,14 @@ class Core(wiring.Component):
                     m.d.comb += self.cfg_rdata.eq(elem.as_value())
 
         def cfg_write(port, region, addr, layout, allowed):
+            if addr is not None:
+                m.d.comb += port.addr.eq(addr)
             m.d.comb += [
-                port.addr.eq(addr),
                 port.data.eq(Cat(*[self.cfg_wdata[: layout.size]] * lanes)),
                 port.en.eq(Mux(allowed & self.cfg_we & (self.cfg_region == region), lane_en, 0)),
             ]
 
-        cfg_write(xbar_wr, Region.CROSSBAR, Cat(cfg_word, cfg_row), g.entry_layout, ~self.busy)
+        cfg_write(xbar_wr, Region.CROSSBAR, None, g.entry_layout, ~self.busy)
         cfg_write(par_wr, Region.PARAMS, cfg_word, g.params_layout, ~self.busy)
 
         # -- tick sequencer ------------------------------------------------

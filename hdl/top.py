@@ -61,8 +61,14 @@ class Chip(wiring.Component):
         g = geometry
         self.geometry = g
         self.queue_depth = queue_depth
+        super().__init__(self.signature_of(g))
+
+    @staticmethod
+    def signature_of(geometry: Geometry) -> wiring.Signature:
+        """The chip's ports, without making a chip (the UART block's port is its flip)."""
+        g = geometry
         nlev = len(g.levels)
-        super().__init__(
+        return wiring.Signature(
             {
                 "host_in": In(stream.Signature(g.axon_event_layout)),
                 "out": Out(stream.Signature(g.event_layout)),

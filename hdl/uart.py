@@ -230,7 +230,7 @@ class Link(wiring.Component):
                 "active": Out(1),
                 "soft_reset": Out(1),
                 # The chip's own ports (hdl/top.Chip), seen from the other side.
-                "chip": In(Chip(geometry).signature),
+                "chip": In(Chip.signature_of(geometry)),
             }
         )
 

@@ -120,8 +120,9 @@ cli.add_command(import_nir_cmd)
 cli.add_command(check_cmd)
 
 from spikeloom.host.boardcli import COMMANDS as BOARD_COMMANDS  # noqa: E402
+from spikeloom.host.buildcli import COMMANDS as BUILD_COMMANDS  # noqa: E402
 
-for _command in BOARD_COMMANDS:
+for _command in (*BOARD_COMMANDS, *BUILD_COMMANDS):
     cli.add_command(_command)
 
 
