@@ -12,9 +12,9 @@ Peak entries per second = crossbar entries per clock (``lanes`` per core, all
 cores in parallel) × Fmax. Ticks per second = Fmax / cycles per tick, the
 cycles from the core's cycle formula (``hdl/core.tick_cycles``, which
 ``bench/core.py`` checks against every simulated tick) at the activity
-measured on the benchmark network of ``bench/results/core.json`` (N = A = 256,
-5 % of axons active per tick, 5 % dense, LIF), the board's geometry in place
-of the benchmark's. With several cores the cores tick in parallel on the same
+measured on the 5 % benchmark network of ``bench/results/core.json`` with the
+board's N (N = A, 5 % of axons active per tick, 5 % dense, LIF), for the
+board's ``lanes``. With several cores the cores tick in parallel on the same
 load; the bus is not counted.
 """
 
@@ -52,8 +52,11 @@ PEERS = [
 ]
 
 
-def _benchmark(core: dict) -> dict | None:
-    rows = [c for c in core.get("cycles", []) if c["neurons"] == 256 and c["axon_activity"] == 0.05]
+def _benchmark(core: dict, neurons: int) -> dict | None:
+    """The 5 % benchmark network of ``bench/core.py`` with the board's N."""
+    rows = [
+        c for c in core.get("cycles", []) if c["neurons"] == neurons and c["axon_activity"] == 0.05
+    ]
     return rows[0] if rows else None
 
 
@@ -78,7 +81,6 @@ def _use(r: dict) -> str:
 
 
 def render(boards: dict, core: dict) -> str:
-    bench = _benchmark(core)
     out = [
         "# Results: boards",
         "",
@@ -90,17 +92,15 @@ def render(boards: dict, core: dict) -> str:
         "cell statistics, Fmax from nextpnr for the main clock.",
         "",
     ]
-    if bench:
-        out += [
-            "*Benchmark network*: N = A = 256, 5 % of axons active per tick, 5 % dense, LIF "
-            f"(`bench/core.py`): {bench['active_rows_per_tick']} active rows and "
-            f"{bench['spikes_per_tick']} spikes per tick on average. Ticks per second = "
-            "Fmax / cycles per tick from the core's cycle formula at that activity "
-            "(checked against every simulated tick by `bench/core.py`); cores tick in "
-            "parallel, the bus is not counted. Peak entries per second = `lanes` × cores "
-            "× Fmax.",
-            "",
-        ]
+    out += [
+        "*Benchmark network*: the 5 % network of `bench/core.py` with the board's N (N = A, "
+        "5 % of axons active per tick, 5 % dense, LIF), one per core. Ticks per second = "
+        "Fmax / cycles per tick, from the core's cycle formula (`hdl/core.tick_cycles`, checked "
+        "against every simulated tick by `bench/core.py`) at that network's measured activity "
+        "(active rows and spikes per tick), for the board's `lanes`; cores tick in parallel, "
+        "the bus is not counted. Peak entries per second = `lanes` × cores × Fmax.",
+        "",
+    ]
     for name, r in boards.items():
         out += [f"## {name}: {r['device']}", ""]
         g = r["geometry"]
@@ -116,9 +116,13 @@ def render(boards: dict, core: dict) -> str:
         fmax = r["fmax_mhz"]
         peak = g["lanes"] * r["cores"] * fmax * 1e6
         ticks = "—"
+        bench = _benchmark(core, g["neurons"])
         if bench:
             cyc = cycles_per_tick(g, bench["active_rows_per_tick"], bench["spikes_per_tick"])
-            ticks = f"{fmax * 1e6 / cyc:,.0f} ({cyc:,.0f} cycles)"
+            ticks = (
+                f"{fmax * 1e6 / cyc:,.0f} ({cyc:,.0f} cycles; L = {bench['active_rows_per_tick']},"
+                f" S = {bench['spikes_per_tick']})"
+            )
         meets = "yes" if r["meets_clock"] else "**no**"
         out += [
             f"Geometry: {geo}. Clock {r['clock_mhz']:g} MHz, link {r['baud']} baud. "

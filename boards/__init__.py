@@ -62,7 +62,7 @@ TARGETS: dict[str, Target] = {
             family="ice40",
             device="iCE40UP5K-SG48",
             geometry=Geometry(
-                levels=(1,), neurons=256, axons=256, potential_bits=12, fanout=1, lanes=2
+                levels=(1,), neurons=64, axons=64, potential_bits=12, fanout=1, lanes=1
             ),
             baud=1_000_000,
             event_fifo=64,
@@ -91,7 +91,7 @@ TARGETS: dict[str, Target] = {
             platform_class="spikeloom.boards.gowin:TangNano9kPlatform",
             family="gowin",
             device="GW1NR-LV9QN88PC6/I5",
-            geometry=Geometry(levels=(1,), neurons=64, axons=64, potential_bits=12, lanes=4),
+            geometry=Geometry(levels=(1,), neurons=64, axons=64, potential_bits=12, lanes=1),
             baud=1_000_000,
             programmers=(("openFPGALoader", ("-b", "tangnano9k")),),
             bitstream_suffix=".fs",

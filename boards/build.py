@@ -33,7 +33,7 @@ from spikeloom.defs import Geometry
 
 from . import Target
 
-__all__ = ["BuildError", "build", "tool_env", "summary"]
+__all__ = ["BuildError", "build", "make_report", "tool_env", "summary"]
 
 NAME = "spikeloom"
 _LOG_TAIL = 30
@@ -145,15 +145,15 @@ def _resources(family: str, report: dict, cells: dict) -> dict:
         int(util.get("TRELLIS_FF", util.get("DFF", {})).get("available", 0)) or logic["total"]
     )
     res = {
-        "lut": {"used": luts or logic["used"], "total": logic["total"]},
+        # What decides whether a design fits: nextpnr's logic elements (iCE40:
+        # logic cells, one LUT4 + FF + carry each; ECP5 and Gowin: LUT4 slots).
+        "lut": logic,
+        "lut_synth": luts,  # LUT cells in yosys' netlist, before packing
         "ff": {"used": ffs, "total": ff_total},
         "bram": pair(bels["bram"]),
         "spram": pair(bels["spram"]),
         "dsp": pair(bels["dsp"]),
     }
-    if family == "ice40":
-        # An iCE40 logic cell holds one LUT4 and one FF; nextpnr counts cells.
-        res["logic_cells"] = logic
     return res
 
 
@@ -224,6 +224,14 @@ def build(
             )
         raise BuildError(f"the build failed (exit {proc.returncode}); log: {log_path}\n{tail}")
 
+    return make_report(target, g, out, clock_hz / 1e6, link.clocks_per_bit, time.monotonic() - t0)
+
+
+def make_report(target: Target, g: Geometry, out: Path, clock_mhz, clocks_per_bit, seconds):
+    """``report.json`` from the files a finished flow left in ``out`` (and write it)."""
+    out = Path(out)
+    tim = out / f"{NAME}.tim"
+    log_path = out / "build.log"
     report_path = out / f"{NAME}.report.json"
     pnr = json.loads(report_path.read_text()) if report_path.exists() else {}
     fmax = _fmax(pnr)
@@ -232,7 +240,6 @@ def build(
     bitstream = out / f"{NAME}{target.bitstream_suffix}"
     if not bitstream.exists():
         raise BuildError(f"the flow finished without writing {bitstream.name}; see {log_path}")
-    clock_mhz = clock_hz / 1e6
     report = {
         "board": target.name,
         "device": target.device,
@@ -243,11 +250,11 @@ def build(
         "fmax_mhz": round(fmax, 2),
         "meets_clock": fmax >= clock_mhz,
         "baud": target.baud,
-        "clocks_per_bit": link.clocks_per_bit,
+        "clocks_per_bit": clocks_per_bit,
         "geometry": g.as_dict(),
         "resources": _resources(target.family, pnr, _cells(out / f"{NAME}.stat.json")),
         "bitstream": bitstream.name,
-        "seconds": round(time.monotonic() - t0, 1),
+        "seconds": round(seconds, 1),
         "tools": {
             d: _version(d)
             for d in (

@@ -41,10 +41,8 @@ board_option = click.option(
 
 
 def _describe(g: Geometry) -> str:
-    return (
-        f"levels={','.join(map(str, g.levels))} neurons={g.neurons} axons={g.axons} "
-        f"lanes={g.lanes} count_bits={g.count_bits} potential_bits={g.potential_bits} "
-        f"fanout={g.fanout}"
+    return " ".join(
+        f"{k}={','.join(map(str, v)) if k == 'levels' else v}" for k, v in g.as_dict().items()
     )
 
 
