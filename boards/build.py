@@ -33,7 +33,16 @@ from spikeloom.defs import Geometry
 
 from . import Target
 
-__all__ = ["BuildError", "build", "make_report", "tool_env", "summary"]
+__all__ = [
+    "BuildError",
+    "build",
+    "dist_version",
+    "make_report",
+    "summary",
+    "tool_env",
+    "tool_path",
+    "yosys_cells",
+]
 
 NAME = "spikeloom"
 _LOG_TAIL = 30
@@ -74,7 +83,7 @@ class BuildError(RuntimeError):
     """The flow failed; the message says why in a person's words, then the log."""
 
 
-def _tool_path(cmd: str) -> str | None:
+def tool_path(cmd: str) -> str | None:
     found = shutil.which(cmd)
     if found:
         return found
@@ -87,7 +96,7 @@ def tool_env(family: str) -> dict:
     env = dict(os.environ)
     missing = []
     for var in REQUIRED[family]:
-        path = _tool_path(TOOLS[var])
+        path = tool_path(TOOLS[var])
         if path is None:
             missing.append(TOOLS[var])
         env.setdefault(var, path)
@@ -97,12 +106,12 @@ def tool_env(family: str) -> dict:
             "spikeloom (pip install -e .)"
         )
     # The ULX3S platform wants a programmer even when it only builds.
-    env.setdefault("OPENFPGALOADER", _tool_path("openFPGALoader") or "openFPGALoader")
+    env.setdefault("OPENFPGALOADER", tool_path("openFPGALoader") or "openFPGALoader")
     env.setdefault("YOWASP_CACHE_DIR", str(Path.home() / ".cache" / "YoWASP"))
     return env
 
 
-def _version(dist: str) -> str | None:
+def dist_version(dist: str) -> str | None:
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
@@ -121,7 +130,8 @@ def _does_not_fit(log: str) -> str | None:
     return None
 
 
-def _cells(stat_path: Path) -> dict[str, int]:
+def yosys_cells(stat_path: Path) -> dict[str, int]:
+    """Cell-type counts of the top module from yosys' ``stat -json`` (after flattening)."""
     if not stat_path.exists():
         return {}
     stat = json.loads(stat_path.read_text())
@@ -252,11 +262,11 @@ def make_report(target: Target, g: Geometry, out: Path, clock_mhz, clocks_per_bi
         "baud": target.baud,
         "clocks_per_bit": clocks_per_bit,
         "geometry": g.as_dict(),
-        "resources": _resources(target.family, pnr, _cells(out / f"{NAME}.stat.json")),
+        "resources": _resources(target.family, pnr, yosys_cells(out / f"{NAME}.stat.json")),
         "bitstream": bitstream.name,
         "seconds": round(seconds, 1),
         "tools": {
-            d: _version(d)
+            d: dist_version(d)
             for d in (
                 "amaranth",
                 "amaranth-boards",
