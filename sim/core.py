@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from spikeloom.defs import CORE_REGIONS, Geometry, Region, pack, unpack
+from spikeloom.defs import CORE_REGIONS, Geometry, LearnConfig, Region, pack, unpack
 
 from . import neuron
+from .learning import Learner, LearnStats
 
 __all__ = ["CoreModel", "RunResult"]
 
@@ -51,6 +52,10 @@ class CoreModel:
         self.last_spikes = np.zeros(n, dtype=bool)
         self.tick_count = 0
         self._weights = None
+        #: Learning parameters in effect (the chip's registers) and the unit's state.
+        self.learn_cfg = LearnConfig()
+        self.learner = Learner(geometry)
+        self.learn_stats = LearnStats()  #: what the last learn phase did
 
     # -- configuration ------------------------------------------------------
 
@@ -115,14 +120,23 @@ class CoreModel:
             rows[self.g.neurons + ax] = True
         return rows
 
-    def tick(self, axons=()):
+    def tick(self, axons=(), phase: int = 0):
         """Advance one tick with events on ``axons`` (duplicates count once).
 
-        Returns ``(spikes, inputs)``: (N,) bool and (N,) exact input sums.
+        ``phase`` is the tick's episode phase (the chip keeps it), used by
+        the learn phase if ``learn_cfg.learn`` is set. Returns ``(spikes,
+        inputs)``: (N,) bool and (N,) exact input sums.
         """
-        rows = np.flatnonzero(self.active_rows(axons))
+        active = self.active_rows(axons)
+        rows = np.flatnonzero(active)
         inp = np.add.reduce(self.weights[rows], axis=0, dtype=np.int32).astype(np.int64)
         self.state, spikes = neuron.update(self.g, self.params, self.state, inp)
+        self.learn_stats = LearnStats()
+        if self.learn_cfg.learn:
+            self.learn_stats = self.learner.learn(
+                self.count, self.sign, self.params["learn"], active, spikes, self.learn_cfg, phase
+            )
+            self._weights = None
         self.last_spikes = spikes
         self.tick_count += 1
         return spikes, inp

@@ -22,10 +22,11 @@ import math
 
 import numpy as np
 
-from spikeloom.defs import Geometry
+from spikeloom.defs import Geometry, LearnConfig, next_phase
 from spikeloom.network import Network
 
 from . import neuron
+from .learning import Learner, LearnStats
 
 __all__ = ["ChipModel", "lca_level"]
 
@@ -57,6 +58,12 @@ class ChipModel:
         self.last_spikes = np.zeros((g.cores, g.neurons), dtype=bool)
         self.pending = np.zeros((g.cores, g.axons), dtype=bool)  # routed, for next tick
         self.tick_count = 0
+        # Learning (docs/semantics.md section 6): the chip's parameters, the
+        # episode phase of the next tick, and every core's unit.
+        self.learn_cfg = LearnConfig()
+        self.phase = 0
+        self.learners = [Learner(g) for _ in range(g.cores)]
+        self.learn_stats = LearnStats()  #: summed over every learn phase so far
         nlev = len(g.levels)
         self.counters = {
             "carried": np.zeros(nlev, dtype=np.int64),  # per level, all segments
@@ -81,6 +88,35 @@ class ChipModel:
         nlev = len(g.levels)
         self._hops = np.stack([np.where(lev > i, 2, np.where(lev == i, 1, 0)) for i in range(nlev)])
 
+    def set_learning(self, cfg: LearnConfig):
+        """Set the learning parameters; a new episode length restarts the phase."""
+        if cfg.episode != self.learn_cfg.episode:
+            self.phase = 0
+        self.learn_cfg = cfg
+
+    def restart_episode(self):
+        """The next tick is tick 0 of an episode (a write of EPISODE does this)."""
+        self.phase = 0
+
+    def seed(self, core: int, value: int):
+        """Seed core ``core``'s learning generator (SEED)."""
+        if not 0 <= core < self.g.cores:
+            raise ValueError(f"core {core} out of range 0..{self.g.cores - 1}")
+        self.learners[core].seed(value)
+
+    def soft_reset(self):
+        """What RESET does to the chip's logic: tick 0, no pending events,
+        counters 0, episode phase 0, generators at their reset value. The
+        memories (crossbar, parameters, neuron states, histories) are kept."""
+        self.last_spikes[:] = False
+        self.pending[:] = False
+        self.tick_count = 0
+        self.phase = 0
+        for k, v in self.counters.items():
+            self.counters[k] = np.zeros_like(v) if isinstance(v, np.ndarray) else 0
+        for lr in self.learners:
+            lr.reset()
+
     def tick(self, host_events=()):
         """Advance one tick. ``host_events``: iterable of (core, axon).
 
@@ -102,6 +138,22 @@ class ChipModel:
         active = np.concatenate([self.last_spikes, axons], axis=1).astype(np.float32)
         inp = np.matmul(active[:, None, :], self._w)[:, 0, :].astype(np.int64)
         self.state, spikes = neuron.update(g, self.params, self.state, inp)
+        phase, self.phase = self.phase, next_phase(self.phase, self.learn_cfg.episode)
+        if self.learn_cfg.learn:
+            net = self.net
+            for c, lr in enumerate(self.learners):
+                self.learn_stats.add(
+                    lr.learn(
+                        net.count[c],
+                        net.sign[c],
+                        self.params["learn"][c],
+                        active[c] != 0,
+                        spikes[c],
+                        self.learn_cfg,
+                        phase,
+                    )
+                )
+            self._w = np.where(net.sign != 0, -net.count, net.count).astype(np.float32)
 
         sent = spikes[:, :, None] & self._valid
         self.pending = np.zeros_like(self.pending)

@@ -292,12 +292,7 @@ class LinkModel:
     def _cmd_reset(self, args, payload):
         # The chip's logic restarts (tick 0, no pending events, counters 0);
         # its memories, the neuron states among them, are kept.
-        chip = self.chip
-        chip.last_spikes[:] = False
-        chip.pending[:] = False
-        chip.tick_count = 0
-        for k, v in chip.counters.items():
-            chip.counters[k] = np.zeros_like(v) if isinstance(v, np.ndarray) else 0
+        self.chip.soft_reset()
         self.host, self.events = [], []
         for name in ("TICK", "RUNNING", "EVENTS_DROPPED"):
             self.values[name] = 0

@@ -28,6 +28,17 @@ __all__ = [
     "GEOMETRY_FIELDS",
     "PARAM_FIELDS",
     "STATE_FIELDS",
+    "LEARN_LAYOUT",
+    "LEARN_FIELDS",
+    "LearnConfig",
+    "PROB_BITS",
+    "PROB_ONE",
+    "EPISODE_BITS",
+    "XORSHIFT",
+    "PRNG_RESET",
+    "xorshift32",
+    "prng_seed",
+    "next_phase",
 ]
 
 
@@ -338,3 +349,93 @@ def pack_array(layout: data.StructLayout, **fields) -> list[int]:
         mask = (1 << f.width) - 1
         words = words + ((arrays[name] & mask) << f.offset)
     return [int(w) for w in words.reshape(-1)]
+
+
+# -- learning (docs/semantics.md section 6) ----------------------------------
+
+#: A probability is a fixed-point number p / PROB_ONE, p in 0 .. PROB_ONE; an
+#: event of probability p happens when a 16-bit draw u satisfies u < p (so 0
+#: is never and PROB_ONE always).
+PROB_BITS = 16
+PROB_ONE = 1 << PROB_BITS
+#: Width of the episode length E and of the phase counter.
+EPISODE_BITS = 16
+
+#: The learning parameters, one set per chip (registers LEARN, P_PLUS,
+#: P_MINUS, P_GROW, EPISODE, in this order). ``learn`` 1 enables the learn
+#: phase; ``episode`` is E (0: no episodes, the growth factor is 1).
+LEARN_LAYOUT = data.StructLayout(
+    {
+        "learn": unsigned(1),
+        "p_plus": unsigned(PROB_BITS + 1),
+        "p_minus": unsigned(PROB_BITS + 1),
+        "p_grow": unsigned(PROB_BITS + 1),
+        "episode": unsigned(EPISODE_BITS),
+    }
+)
+LEARN_FIELDS = tuple(name for name, _ in LEARN_LAYOUT)
+#: Largest legal value of each learning parameter.
+LEARN_MAX = {
+    "learn": 1,
+    "p_plus": PROB_ONE,
+    "p_minus": PROB_ONE,
+    "p_grow": PROB_ONE,
+    "episode": (1 << EPISODE_BITS) - 1,
+}
+
+
+@dataclass(frozen=True)
+class LearnConfig:
+    """Values of the learning parameters (``LEARN_LAYOUT``); checked on creation."""
+
+    learn: int = 0
+    p_plus: int = 0
+    p_minus: int = 0
+    p_grow: int = 0
+    episode: int = 0
+
+    def __post_init__(self):
+        for name in LEARN_FIELDS:
+            v = getattr(self, name)
+            if not 0 <= int(v) <= LEARN_MAX[name]:
+                raise ValueError(f"LearnConfig.{name} = {v!r}: must be in 0 .. {LEARN_MAX[name]}")
+            object.__setattr__(self, name, int(v))
+
+    @classmethod
+    def from_probabilities(cls, p_plus=0.0, p_minus=0.0, p_grow=0.0, episode=0, learn=1):
+        """Probabilities as floats in [0, 1], rounded to the fixed point."""
+        q = lambda p: int(round(float(p) * PROB_ONE))  # noqa: E731
+        return cls(learn, q(p_plus), q(p_minus), q(p_grow), int(episode))
+
+    def as_dict(self) -> dict:
+        return {name: getattr(self, name) for name in LEARN_FIELDS}
+
+
+#: The learning generator is xorshift32 (Marsaglia, 2003) with these shifts:
+#: x ^= x << 13; x ^= x >> 17; x ^= x << 5 (32-bit). Each draw steps it
+#: once and uses the new state.
+XORSHIFT = (13, 17, 5)
+#: The generator's state after reset, and what a seed of 0 becomes
+#: (xorshift32 would stay at 0 forever).
+PRNG_RESET = 0x2545F491
+_M32 = 0xFFFFFFFF
+
+
+def xorshift32(x: int) -> int:
+    """One step of the learning generator."""
+    a, b, c = XORSHIFT
+    x ^= (x << a) & _M32
+    x ^= x >> b
+    x ^= (x << c) & _M32
+    return x
+
+
+def prng_seed(seed: int) -> int:
+    """The generator state a host seed sets (0 becomes ``PRNG_RESET``)."""
+    seed &= _M32
+    return seed if seed else PRNG_RESET
+
+
+def next_phase(phase: int, episode: int) -> int:
+    """The episode phase of the tick after one at ``phase`` (E = ``episode``)."""
+    return 0 if episode == 0 or phase + 1 >= episode else phase + 1
