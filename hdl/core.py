@@ -39,7 +39,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from spikeloom.defs import CORE_REGIONS, REGION_BITS, Geometry, Region
+from spikeloom.defs import CORE_REGIONS, EPISODE_BITS, LEARN_LAYOUT, REGION_BITS, Geometry, Region
 
 from .neuron import NeuronUpdate
 
@@ -108,6 +108,11 @@ class Core(wiring.Component):
                 "busy": Out(1),
                 "last_tick_cycles": Out(32),
                 **config_members(g),
+                # Learning: parameters and episode phase, held for the whole tick.
+                "learn_cfg": In(LEARN_LAYOUT),
+                "phase": In(EPISODE_BITS),
+                "seed": In(32),
+                "seed_we": In(1),
             }
         )
 

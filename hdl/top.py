@@ -37,11 +37,11 @@ fan-out unit, the other regions to the core. Allowed while ``busy`` is low;
 ``cfg_rdata`` is valid the clock after ``cfg_re``.
 """
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from spikeloom.defs import Geometry, Region
+from spikeloom.defs import EPISODE_BITS, LEARN_LAYOUT, Geometry, Region
 
 from .core import Core, config_members
 from .fanout import Fanout
@@ -81,6 +81,13 @@ class Chip(wiring.Component):
                 "stalled": Out(32).array(nlev),
                 **{name: Out(32) for name in COUNTERS},
                 "clear_counters": In(1),
+                # Learning (docs/semantics.md section 6).
+                "learn_cfg": In(LEARN_LAYOUT),
+                "episode_restart": In(1),
+                "phase": Out(EPISODE_BITS),
+                "seed": In(32),
+                "seed_core": In(g.core_bits),
+                "seed_we": In(1),
             }
         )
 
@@ -156,8 +163,26 @@ class Chip(wiring.Component):
         quiet = idle & (inflight == 0) & (entering == 0)
         cycles = Signal(32)
         start = Signal()
-        for core in cores:
-            m.d.comb += core.tick_start.eq(start)
+        # Learning parameters and the episode phase are taken when a tick
+        # starts, so a register write during a tick changes the next one.
+        # `phase` is the phase of the next tick to start.
+        learn_q = Signal(LEARN_LAYOUT)
+        phase_q = Signal(EPISODE_BITS)
+        ep = self.learn_cfg.episode
+        with m.If(self.episode_restart):
+            m.d.sync += self.phase.eq(0)
+        with m.Elif(start):
+            m.d.sync += self.phase.eq(Mux((ep == 0) | (self.phase + 1 >= ep), 0, self.phase + 1))
+        with m.If(start):
+            m.d.sync += [learn_q.eq(self.learn_cfg), phase_q.eq(self.phase)]
+        for c, core in enumerate(cores):
+            m.d.comb += [
+                core.tick_start.eq(start),
+                core.learn_cfg.eq(learn_q),
+                core.phase.eq(phase_q),
+                core.seed.eq(self.seed),
+                core.seed_we.eq(self.seed_we & (self.seed_core == c)),
+            ]
         with m.FSM(name="barrier") as fsm:
             with m.State("IDLE"):
                 with m.If((self.tick_start | pending) & quiet):

@@ -89,9 +89,7 @@ class ChipModel:
         self._hops = np.stack([np.where(lev > i, 2, np.where(lev == i, 1, 0)) for i in range(nlev)])
 
     def set_learning(self, cfg: LearnConfig):
-        """Set the learning parameters; a new episode length restarts the phase."""
-        if cfg.episode != self.learn_cfg.episode:
-            self.phase = 0
+        """Set the learning parameters (the phase goes on: see restart_episode)."""
         self.learn_cfg = cfg
 
     def restart_episode(self):
