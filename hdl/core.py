@@ -41,6 +41,7 @@ from amaranth.lib.wiring import In, Out
 
 from spikeloom.defs import CORE_REGIONS, EPISODE_BITS, LEARN_LAYOUT, REGION_BITS, Geometry, Region
 
+from .learning import LearningUnit
 from .neuron import NeuronUpdate
 
 __all__ = ["Core", "config_members", "tick_cycles"]
@@ -89,6 +90,8 @@ class Core(wiring.Component):
 
     #: The neuron update unit instantiated per lane (tests substitute mutants).
     neuron_cls = NeuronUpdate
+    #: The learning unit (tests substitute mutants).
+    learning_cls = LearningUnit
     #: The configuration regions this block serves (others read as 0).
     regions = CORE_REGIONS
 
@@ -166,6 +169,7 @@ class Core(wiring.Component):
         acc = [Signal(data.signed(g.acc_bits), name=f"acc{i}") for i in range(lanes)]
         spikes = Signal(lanes)
         out_en = Signal(lanes)
+        learn_en = Signal(lanes)
 
         # -- axon events: any time but the swap cycle ------------------------
         ax = self.axon_in.payload
@@ -201,6 +205,22 @@ class Core(wiring.Component):
             m.d.comb += [u.params.eq(par_rd.data[i]), u.state.eq(st_rd.data[i]), u.inp.eq(acc[i])]
             units.append(u)
 
+        # -- learning unit (docs/semantics.md §6) ------------------------------
+        m.submodules.learning = lu = self.learning_cls(g)
+        learning = self.learn_cfg.learn
+        in_learn = Signal()  # the unit has the crossbar and parameter ports
+        m.d.comb += [
+            lu.cfg.eq(self.learn_cfg),
+            lu.phase.eq(self.phase),
+            lu.seed.eq(self.seed),
+            lu.seed_we.eq(self.seed_we),
+            lu.xb_rdata.eq(xbar_rd.data),
+            lu.par_learn.eq(Cat(*[par_rd.data[i].learn for i in range(lanes)])),
+            # Every active row is issued once per group: mark it in group 0.
+            lu.mark_en.eq(learning & v1 & (grp == 0)),
+            lu.mark_row.eq(row),
+        ]
+
         # -- configuration port and read-address muxes ---------------------------
         # Crossbar index = row * N + column, params/state index = neuron: the
         # low neuron_bits select the lane and word the same way for all three.
@@ -223,7 +243,9 @@ class Core(wiring.Component):
             xbar_wr.addr.eq(xbar_addr),
             xbar_rd.en.eq(xbar_wr.en == 0),
         ]
-        with m.If(self.busy):
+        with m.If(in_learn):
+            m.d.comb += [xbar_addr.eq(lu.xb_addr), par_rd.addr.eq(lu.par_addr)]
+        with m.Elif(self.busy):
             m.d.comb += [
                 xbar_addr.eq(Cat(grp, row)),
                 par_rd.addr.eq(grp),
@@ -253,7 +275,13 @@ class Core(wiring.Component):
                 port.en.eq(Mux(allowed & self.cfg_we & (self.cfg_region == region), lane_en, 0)),
             ]
 
-        cfg_write(xbar_wr, Region.CROSSBAR, None, g.entry_layout, ~self.busy)
+        with m.If(in_learn):
+            m.d.comb += [
+                xbar_wr.data.eq(Cat(*[lu.xb_wdata.as_value()] * lanes)),
+                xbar_wr.en.eq(Mux(lu.xb_we, Const(1, lanes) << lu.xb_lane, 0)),
+            ]
+        with m.Else():
+            cfg_write(xbar_wr, Region.CROSSBAR, None, g.entry_layout, ~self.busy)
         cfg_write(par_wr, Region.PARAMS, cfg_word, g.params_layout, ~self.busy)
 
         # -- tick sequencer ------------------------------------------------
@@ -261,7 +289,9 @@ class Core(wiring.Component):
 
         def next_group():
             m.d.sync += [idx.eq(0), loaded.eq(0), *[a.eq(0) for a in acc]]
-            with m.If(grp == groups - 1):
+            with m.If((grp == groups - 1) & learning):
+                m.next = "LEARN"
+            with m.Elif(grp == groups - 1):
                 m.next = "FINISH"
             with m.Else():
                 m.d.sync += grp.eq(grp + 1)
@@ -309,6 +339,7 @@ class Core(wiring.Component):
                 m.d.sync += [
                     spikes.eq(new_spikes),
                     out_en.eq(Cat(*[par_rd.data[i].output for i in range(lanes)])),
+                    learn_en.eq(Cat(*[par_rd.data[i].learn for i in range(lanes)])),
                 ]
                 # Deciding here whether any neuron spiked would put the whole
                 # update on the sequencer's critical path: SPIKES decides.
@@ -337,9 +368,17 @@ class Core(wiring.Component):
                         next_rec_len.eq(next_rec_len + 1),
                         spikes.bit_select(lane, 1).eq(0),
                     ]
+                    m.d.comb += [
+                        lu.post_en.eq(learning & learn_en.bit_select(lane, 1)),
+                        lu.post_neuron.eq(neuron),
+                    ]
                     # The last pending spike: the group is done.
                     with m.If((spikes & (spikes - 1)) == 0):
                         next_group()
+            with m.State("LEARN"):
+                m.d.comb += [in_learn.eq(1), lu.start.eq(1)]
+                with m.If(lu.done):
+                    m.next = "FINISH"
             with m.State("FINISH"):
                 m.d.sync += self.last_tick_cycles.eq(cycles)
                 m.next = "IDLE"

@@ -11,11 +11,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from spikeloom.defs import Geometry
+from spikeloom.defs import PROB_ONE, Geometry, LearnConfig, next_phase
 
 from .core import CoreModel
 
-__all__ = ["random_core", "random_inputs", "random_network", "random_host_inputs", "relay_traffic"]
+__all__ = [
+    "random_core",
+    "random_inputs",
+    "random_learning",
+    "random_network",
+    "random_host_inputs",
+    "relay_traffic",
+]
+
+#: The kinds of learning cases ``random_learning`` cycles through (seed % 6).
+LEARNING_KINDS = ("random", "saturate", "prune_regrow", "full_rows", "episodes", "certain")
 
 
 def random_core(geometry: Geometry, seed: int) -> CoreModel:
@@ -180,3 +190,55 @@ def relay_traffic(geometry: Geometry, rewiring: float, seed: int):
             net.route_core[:, k, f] = target
             net.route_axon[:, k, f] = k
     return net.validate()
+
+
+def random_learning(geometry: Geometry, seed: int, ticks: int):
+    """A random core with learning: ``(model, seed_word, configs, inputs, phases)``.
+
+    ``configs[t]`` is the LearnConfig of tick t (learning is switched off on
+    about one tick in eight), ``phases[t]`` its episode phase, ``inputs[t]``
+    its axon events. The case kind (``LEARNING_KINDS[seed % 6]``) steers it
+    toward an edge: counts at the maximum with certain potentiation,
+    certain pruning to 0 then regrowth, rows with no free column, short
+    episodes, probabilities 0 and 1.
+    """
+    g = geometry
+    kind = LEARNING_KINDS[seed % len(LEARNING_KINDS)]
+    rng = np.random.default_rng([seed, 7])
+    model = random_core(g, seed)
+    n = g.neurons
+    model.params["learn"] = (rng.random(n) < 0.8).astype(np.int64)
+    # Enough activity for learning to act: lower thresholds for half the cases.
+    if rng.random() < 0.5:
+        model.params["threshold"] = rng.integers(1, max(2, 3 * g.max_count), n)
+    count, sign = model.count.copy(), model.sign.copy()
+    if kind == "saturate":
+        count = np.where(count > 0, g.max_count, 0)
+    elif kind == "full_rows":
+        full = rng.random(g.rows) < 0.5
+        count[full] = rng.integers(1, g.max_count + 1, (int(full.sum()), n))
+    model.set_crossbar(count, sign)
+
+    def prob():
+        return int(rng.choice([0, PROB_ONE, rng.integers(0, PROB_ONE + 1)], p=[0.15, 0.15, 0.7]))
+
+    base = {
+        "random": dict(p_plus=prob(), p_minus=prob(), p_grow=prob()),
+        "saturate": dict(p_plus=PROB_ONE, p_minus=prob(), p_grow=prob()),
+        "prune_regrow": dict(p_plus=0, p_minus=PROB_ONE, p_grow=PROB_ONE),
+        "full_rows": dict(p_plus=prob(), p_minus=prob(), p_grow=PROB_ONE),
+        "episodes": dict(p_plus=prob(), p_minus=prob(), p_grow=PROB_ONE),
+        "certain": dict(p_plus=PROB_ONE, p_minus=PROB_ONE, p_grow=PROB_ONE),
+    }[kind]
+    episode = int(rng.integers(1, 6)) if kind == "episodes" else int(rng.choice([0, 0, 7, 50]))
+    configs, phases, phase = [], [], 0
+    for t in range(ticks):
+        on = int(rng.random() >= 1 / 8)
+        if kind == "prune_regrow" and t >= ticks // 2:
+            # First prune everything that is not potentiated, then regrow.
+            base = dict(p_plus=PROB_ONE, p_minus=0, p_grow=PROB_ONE)
+        configs.append(LearnConfig(learn=on, episode=episode, **base))
+        phases.append(phase)
+        phase = next_phase(phase, episode)
+    seed_word = int(rng.integers(0, 1 << 32)) if rng.random() < 0.9 else 0
+    return model, seed_word, configs, random_inputs(g, seed, ticks), phases

@@ -1,0 +1,129 @@
+"""cocotb cross-check of a core's learning against the golden model.
+
+Configured like ``tests/cocotb_core.py`` (``SPIKELOOM_JOB``,
+``SPIKELOOM_RESULT``; set by ``tests/test_learning.py``). Each network
+comes from ``spikeloom.sim.stimulus.random_learning(seed)``: it is loaded
+through the configuration port, its generator seeded, and run with the
+tick's learning parameters and episode phase on the core's inputs. After
+every tick the spikes, every neuron's state, the tick's clock count and
+the whole crossbar are compared; the first mismatch stops the run and names
+the seed, tick, and the entry (row, column) or neuron with expected and
+got values.
+"""
+
+import json
+import os
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb_core import TB
+from cocotb_tb import fail
+
+from spikeloom.defs import CORE_REGIONS, LEARN_LAYOUT, Geometry, Region, pack, unpack
+from spikeloom.hdl.core import tick_cycles
+from spikeloom.hdl.learning import learn_cycles
+from spikeloom.sim.neuron import STATE_FIELDS
+from spikeloom.sim.stimulus import random_learning
+
+
+async def read_crossbar(tb, g):
+    words = await tb.read_many(Region.CROSSBAR, range(g.region_depth(Region.CROSSBAR)))
+    count = np.array([unpack(g.entry_layout, w)["count"] for w in words]).reshape(g.rows, -1)
+    sign = np.array([unpack(g.entry_layout, w)["sign"] for w in words]).reshape(g.rows, -1)
+    return count, sign
+
+
+@cocotb.test()
+async def crosscheck(dut):
+    job = json.loads(os.environ["SPIKELOOM_JOB"])
+    result_path = os.environ["SPIKELOOM_RESULT"]
+    g = Geometry(**job["geometry"])
+    tb = TB(dut, g)
+    Clock(dut.clk, 10, unit="ns").start()
+    dut.throttle.value = 0
+    totals = {"nets": 0, "ticks": 0, "spikes": 0, "changed": 0, "grown": 0, "learn_cycles": 0}
+    totals["visits"] = 0
+    # The history memory keeps its contents across a reset (as every
+    # memory does): each network starts from the history the last one left.
+    hist = None
+    for k in range(job["nets"]):
+        seed = job["seed"] + k
+        where = f"seed {seed} (net {k} of job, geometry {g})"
+        model, seed_word, configs, inputs, phases = random_learning(g, seed, job["ticks"])
+        if hist is not None:
+            model.learner.hist = hist
+        for name in ("learn_cfg", "phase", "seed", "seed_we"):
+            getattr(dut, name).value = 0
+        await tb.reset()
+        for region in CORE_REGIONS:
+            for i in range(g.region_depth(region)):
+                await tb.write(region, i, model.read(region, i))
+        dut.seed.value = seed_word
+        dut.seed_we.value = 1
+        await tb.cycle()
+        dut.seed_we.value = 0
+        model.learner.seed(seed_word)
+        for t, axons in enumerate(inputs):
+            cfg = configs[t]
+            dut.learn_cfg.value = pack(LEARN_LAYOUT, **cfg.as_dict())
+            dut.phase.value = phases[t]
+            await tb.inject(axons)
+            await tb.run_tick()
+            model.learn_cfg = cfg
+            before = model.count.copy()
+            active = int(model.active_rows(axons).sum())
+            spikes, inp = model.tick(axons, phase=phases[t])
+            st = model.learn_stats
+            got_cycles = dut.last_tick_cycles.value.to_unsigned()
+            want = tick_cycles(g, active, spikes)
+            if cfg.learn:
+                posts = int((spikes & (model.params["learn"] != 0)).sum())
+                grow_rows = active if cfg.p_grow else 0
+                want += learn_cycles(g, posts, grow_rows)
+                totals["learn_cycles"] += learn_cycles(g, posts, grow_rows)
+            if got_cycles != want:
+                fail(
+                    result_path,
+                    f"{where}: tick {t}: last_tick_cycles expected {want} got {got_cycles} "
+                    f"(learning {cfg})",
+                )
+            events = await tb.drain()
+            expected = [int(n) for n in np.flatnonzero(spikes)]
+            if [e["neuron"] for e in events] != expected:
+                fail(
+                    result_path,
+                    f"{where}: tick {t}: spikes differ: expected {expected} "
+                    f"got {[e['neuron'] for e in events]}",
+                )
+            words = await tb.read_many(Region.STATE, range(g.neurons))
+            for n, word in enumerate(words):
+                got = unpack(g.state_layout, word)
+                for f in STATE_FIELDS:
+                    if got[f] != model.state[f][n]:
+                        fail(
+                            result_path,
+                            f"{where}: tick {t} neuron {n} field {f}: "
+                            f"expected {int(model.state[f][n])} got {got[f]}",
+                        )
+            count, sign = await read_crossbar(tb, g)
+            bad = np.argwhere((count != model.count) | (sign != model.sign))
+            if bad.size:
+                r, c = (int(x) for x in bad[0])
+                fail(
+                    result_path,
+                    f"{where}: tick {t}: crossbar entry (row {r}, column {c}) "
+                    f"expected count {int(model.count[r, c])} sign {int(model.sign[r, c])} "
+                    f"got count {int(count[r, c])} sign {int(sign[r, c])} "
+                    f"(before the tick: count {int(before[r, c])}; {len(bad)} entries differ; "
+                    f"learning {cfg}, phase {phases[t]})",
+                )
+            totals["ticks"] += 1
+            totals["spikes"] += int(spikes.sum())
+            totals["changed"] += int((model.count != before).sum())
+            totals["grown"] += st.grown
+            totals["visits"] += st.visits
+        totals["nets"] += 1
+        hist = model.learner.hist
+    with open(result_path, "w") as f:
+        json.dump({"ok": True, **totals}, f)
