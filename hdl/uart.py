@@ -13,12 +13,18 @@ Timing. The UART runs at ``clocks_per_bit`` clocks per bit (at least 4),
 sampling mid-bit. The receiver takes one byte per clock from the FIFO while
 no request executes; the executor runs one request at a time after its
 closing FLAG: checks take 1 clock, a payload pass 2 clocks per byte
-(WRITE_MEM and INJECT make a checking pass before the executing one, so a
-bad frame changes nothing), and responses go out as fast as the line takes
-them. While a request executes, bytes queue in the receive FIFO (the host
-keeps at most ``rx_fifo`` bytes unanswered). Memory access waits for the
-chip to be idle; free-running ticks (RUN) start only between requests.
-STEP answers after its last tick; STOP after the tick in progress.
+(WRITE_REG, WRITE_MEM and INJECT make a checking pass before the executing
+one, so a bad frame changes nothing), and responses go out as fast as the
+line takes them. While a request executes, bytes queue in the receive FIFO
+(the host keeps at most ``rx_fifo`` bytes unanswered). Memory access and
+SEED wait for the chip to be idle; free-running ticks (RUN) start only
+between requests. STEP answers after its last tick; STOP after the tick in
+progress.
+
+Learning: the registers LEARN .. EPISODE are kept only as wide as their
+fields and drive ``chip.learn_cfg``; a WRITE_REG of EPISODE pulses
+``chip.episode_restart``; SEED strobes ``chip.seed_we`` with the core and
+seed straight from the request's arguments.
 
 Errors never change state: every check runs before anything is written.
 Output events go to an event FIFO (``event_fifo`` entries); an event that
@@ -34,7 +40,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from spikeloom import protocol as P
-from spikeloom.defs import Geometry, Region
+from spikeloom.defs import LEARN_LAYOUT, Geometry, Region
 
 from .top import COUNTERS, Chip
 
@@ -285,6 +291,8 @@ class Link(wiring.Component):
         # -- registers -------------------------------------------------------
         scratch = Signal(32)
         period = Signal(32)
+        learn = Signal(LEARN_LAYOUT)  # the learning registers, as wide as their fields
+        m.d.comb += self.chip.learn_cfg.eq(learn)
         running = Signal()
         ticks = Signal(32)
         tick_q = Signal(g.tick_bits)
@@ -297,11 +305,14 @@ class Link(wiring.Component):
             m.d.sync += ticks.eq(ticks + 1)
         ident = dict(zip((n for n, _ in P.IDENTITY), self.identity.words()))
         values = {name: Const(v, 32) for name, v in ident.items()}
+        learn_regs = {name: getattr(learn, f) for name, f in P.LEARN_REGISTERS.items()}
         values.update(
+            **learn_regs,
             SCRATCH=scratch,
             PERIOD=period,
             RUNNING=running,
             TICK=ticks,
+            PHASE=self.chip.phase,
             LAST_TICK_CYCLES=self.chip.last_tick_cycles,
             EVENTS_PENDING=evq.level,
             **counters,
@@ -314,7 +325,12 @@ class Link(wiring.Component):
         rw = [i for i, r in enumerate(regs) if r.access == P.Access.RW]
         assert rw == list(range(rw[0], rw[-1] + 1)), "read-write registers must be contiguous"
         writable = {addr_of["SCRATCH"]: scratch, addr_of["PERIOD"]: period}
+        writable.update({addr_of[name]: sig for name, sig in learn_regs.items()})
         assert set(writable) == set(rw)
+        # Registers with a range (checked in WRITE_REG's checking pass), by maximum.
+        limited: dict[int, list[int]] = {}
+        for name, top in P.REGISTER_MAX.items():
+            limited.setdefault(top, []).append(addr_of[name])
 
         # -- receiver state ------------------------------------------------------
         fbuf = Memory(shape=8, depth=1 << (P.MAX_FRAME - 1).bit_length(), init=[])
@@ -482,7 +498,6 @@ class Link(wiring.Component):
                             with m.Else():
                                 m.d.sync += base.eq(aw.addr)
                                 payload_pass(4)
-                                m.d.sync += scan.eq(0)  # nothing to check word by word
                         with m.Case(C.READ_MEM):
                             ar = a[C.READ_MEM]
                             wb = wb_of[ar.region[:2]]
@@ -515,7 +530,7 @@ class Link(wiring.Component):
                             respond(S.OK)
                         with m.Case(C.STOP):
                             m.d.sync += running.eq(0)
-                            m.next = "STOP"
+                            m.next = "QUIET"
                         with m.Case(C.READ_EVENTS):
                             mx = a[C.READ_EVENTS].max
                             n = Signal(16)
@@ -529,6 +544,11 @@ class Link(wiring.Component):
                                     Mux(n > P.MAX_PAYLOAD // eb, P.MAX_PAYLOAD // eb, n),
                                     eb,
                                 )
+                        with m.Case(C.SEED):
+                            with m.If(a[C.SEED].core >= g.cores):
+                                respond(S.BAD_ADDRESS)
+                            with m.Else():
+                                m.next = "QUIET"  # strobes seed_we there
                         with m.Case(C.RESET):
                             m.d.comb += self.soft_reset.eq(1)
                             m.d.sync += [
@@ -562,6 +582,12 @@ class Link(wiring.Component):
                 with m.If(scan):
                     m.d.comb += done.eq(1)
                     with m.Switch(cmd):
+                        with m.Case(C.WRITE_REG):
+                            with m.Switch(base + nunits):
+                                for top, addrs in limited.items():
+                                    with m.Case(*addrs):
+                                        with m.If(acc[:32] > top):
+                                            m.d.sync += bad.eq(1)
                         with m.Case(C.WRITE_MEM):
                             size = size_of[region[:2]]
                             with m.If((acc >> size) != 0):
@@ -578,6 +604,8 @@ class Link(wiring.Component):
                                 for addr, sig in writable.items():
                                     with m.Case(addr):
                                         m.d.sync += sig.eq(acc[:32])
+                                        if addr == addr_of["EPISODE"]:
+                                            m.d.comb += self.chip.episode_restart.eq(1)
                         with m.Case(C.WRITE_MEM):
                             with m.If(~self.chip.busy):
                                 m.d.comb += [
@@ -642,8 +670,9 @@ class Link(wiring.Component):
             with m.State("STEP_WAIT"):
                 with m.If(tick_done):
                     m.next = "STEP"
-            with m.State("STOP"):
+            with m.State("QUIET"):  # STOP and SEED: OK once the chip is idle
                 with m.If(~self.chip.busy):
+                    m.d.comb += self.chip.seed_we.eq(cmd == C.SEED)
                     m.d.sync += [status.eq(S.OK), src.eq(SRC_NONE), nwords.eq(0), bidx.eq(0)]
                     m.next = "RESP"
 
@@ -707,6 +736,10 @@ class Link(wiring.Component):
                 m.next = "RECV"
 
         m.d.comb += [self.chip.cfg_core.eq(core), self.chip.cfg_region.eq(region)]
+        m.d.comb += [
+            self.chip.seed_core.eq(a[C.SEED].core),
+            self.chip.seed.eq(a[C.SEED].seed),
+        ]
 
         # -- free running: a tick every `period` clocks, between requests --------
         since = Signal(32)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spikeloom.defs import PROB_ONE, PRNG_RESET, Geometry, LearnConfig, prng_seed, xorshift32
+from spikeloom.defs import PRNG_RESET, PROB_ONE, Geometry, LearnConfig, prng_seed, xorshift32
 
 __all__ = ["Learner", "LearnStats"]
 

@@ -20,7 +20,15 @@ from __future__ import annotations
 import numpy as np
 
 from spikeloom import protocol as P
-from spikeloom.defs import PARAM_FIELDS, STATE_FIELDS, Geometry, Region, pack_array, unpack
+from spikeloom.defs import (
+    PARAM_FIELDS,
+    STATE_FIELDS,
+    Geometry,
+    LearnConfig,
+    Region,
+    pack_array,
+    unpack,
+)
 from spikeloom.network import Network
 
 from .top import ChipModel
@@ -149,6 +157,8 @@ class LinkModel:
             return ident[name]
         if name == "EVENTS_PENDING":
             return len(self.events)
+        if name == "PHASE":
+            return self.chip.phase
         c = self.chip.counters
         # Injected events are on the bus (and counted) as soon as INJECT is
         # answered; ChipModel counts them with the tick they belong to.
@@ -178,8 +188,19 @@ class LinkModel:
             r.access != P.Access.RW for r in self.regs[addr : addr + n]
         ):
             return P.Status.BAD_ADDRESS, b""
-        for i, r in enumerate(self.regs[addr : addr + n]):
-            self.values[r.name] = int.from_bytes(payload[4 * i : 4 * i + 4], "little")
+        new = {
+            r.name: int.from_bytes(payload[4 * i : 4 * i + 4], "little")
+            for i, r in enumerate(self.regs[addr : addr + n])
+        }
+        if any(v > P.REGISTER_MAX.get(name, _U32) for name, v in new.items()):
+            return P.Status.BAD_ADDRESS, b""
+        self.values.update(new)
+        if new.keys() & P.LEARN_REGISTERS.keys():
+            self.chip.set_learning(
+                LearnConfig(**{f: self.values[name] for name, f in P.LEARN_REGISTERS.items()})
+            )
+        if "EPISODE" in new:
+            self.chip.restart_episode()
         return P.Status.OK, b""
 
     def _mem_check(self, args):
@@ -289,9 +310,16 @@ class LinkModel:
         )
         return P.Status.OK, b"".join(w.to_bytes(eb, "little") for w in words)
 
+    def _cmd_seed(self, args, payload):
+        if args["core"] >= self.g.cores:
+            return P.Status.BAD_ADDRESS, b""
+        self.chip.seed(args["core"], args["seed"])
+        return P.Status.OK, b""
+
     def _cmd_reset(self, args, payload):
-        # The chip's logic restarts (tick 0, no pending events, counters 0);
-        # its memories, the neuron states among them, are kept.
+        # The chip's logic restarts (tick 0, no pending events, counters 0,
+        # episode phase 0, generators reset); its memories, the neuron
+        # states among them, and the learning registers are kept.
         self.chip.soft_reset()
         self.host, self.events = [], []
         for name in ("TICK", "RUNNING", "EVENTS_DROPPED"):

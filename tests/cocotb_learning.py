@@ -13,6 +13,8 @@ got values.
 
 import json
 import os
+import time
+from collections import defaultdict
 
 import cocotb
 import numpy as np
@@ -27,11 +29,34 @@ from spikeloom.sim.neuron import STATE_FIELDS
 from spikeloom.sim.stimulus import random_learning
 
 
+def entries(g, words):
+    """(count, sign) arrays (rows, N) from crossbar entry words in index order."""
+    words = np.asarray(words, dtype=np.int64).reshape(g.rows, g.neurons)
+    k = g.count_bits
+    return words & ((1 << k) - 1), (words >> k) & 1
+
+
 async def read_crossbar(tb, g):
-    words = await tb.read_many(Region.CROSSBAR, range(g.region_depth(Region.CROSSBAR)))
-    count = np.array([unpack(g.entry_layout, w)["count"] for w in words]).reshape(g.rows, -1)
-    sign = np.array([unpack(g.entry_layout, w)["sign"] for w in words]).reshape(g.rows, -1)
-    return count, sign
+    """The whole crossbar through the configuration port (one entry per clock)."""
+    return entries(g, await tb.read_many(Region.CROSSBAR, range(g.region_depth(Region.CROSSBAR))))
+
+
+def peek_crossbar(dut, g):
+    """The whole crossbar read from the RTL memory directly (no clocks).
+
+    The core stores ``lanes`` entries per word at address ``row * groups +
+    group`` (hdl/core.py); reading every tick this way keeps the check cheap.
+    """
+    return entries(g, peek_words(dut.inner.xbar, g, g.entry_layout.size))
+
+
+def peek_words(mem, g, bits):
+    """The elements of a core memory that holds ``lanes`` of them per word."""
+    out = []
+    for i in range(len(mem)):
+        w = mem[i].value.to_unsigned()
+        out += [(w >> (bits * lane)) & ((1 << bits) - 1) for lane in range(g.lanes)]
+    return out
 
 
 @cocotb.test()
@@ -47,6 +72,14 @@ async def crosscheck(dut):
     # The history memory keeps its contents across a reset (as every
     # memory does): each network starts from the history the last one left.
     hist = None
+    prof = defaultdict(float)
+    clock = [time.perf_counter()]
+
+    def lap(name):
+        now = time.perf_counter()
+        prof[name] += now - clock[0]
+        clock[0] = now
+
     for k in range(job["nets"]):
         seed = job["seed"] + k
         where = f"seed {seed} (net {k} of job, geometry {g})"
@@ -68,8 +101,11 @@ async def crosscheck(dut):
             cfg = configs[t]
             dut.learn_cfg.value = pack(LEARN_LAYOUT, **cfg.as_dict())
             dut.phase.value = phases[t]
+            lap("other")
             await tb.inject(axons)
+            lap("inject")
             await tb.run_tick()
+            lap("tick")
             model.learn_cfg = cfg
             before = model.count.copy()
             active = int(model.active_rows(axons).sum())
@@ -88,7 +124,9 @@ async def crosscheck(dut):
                     f"{where}: tick {t}: last_tick_cycles expected {want} got {got_cycles} "
                     f"(learning {cfg})",
                 )
+            lap("model")
             events = await tb.drain()
+            lap("drain")
             expected = [int(n) for n in np.flatnonzero(spikes)]
             if [e["neuron"] for e in events] != expected:
                 fail(
@@ -106,7 +144,9 @@ async def crosscheck(dut):
                             f"{where}: tick {t} neuron {n} field {f}: "
                             f"expected {int(model.state[f][n])} got {got[f]}",
                         )
-            count, sign = await read_crossbar(tb, g)
+            lap("state")
+            count, sign = peek_crossbar(dut, g)
+            lap("peek")
             bad = np.argwhere((count != model.count) | (sign != model.sign))
             if bad.size:
                 r, c = (int(x) for x in bad[0])
@@ -123,7 +163,11 @@ async def crosscheck(dut):
             totals["changed"] += int((model.count != before).sum())
             totals["grown"] += st.grown
             totals["visits"] += st.visits
+        # The configuration port must show the same crossbar as the memory.
+        port, mem = await read_crossbar(tb, g), peek_crossbar(dut, g)
+        if not all(np.array_equal(a, b) for a, b in zip(port, mem)):
+            fail(result_path, f"{where}: the crossbar read through the port differs")
         totals["nets"] += 1
         hist = model.learner.hist
     with open(result_path, "w") as f:
-        json.dump({"ok": True, **totals}, f)
+        json.dump({"ok": True, **totals, "profile": prof}, f)
