@@ -61,8 +61,16 @@ TARGETS: dict[str, Target] = {
             platform_class="amaranth_boards.icebreaker:ICEBreakerPlatform",
             family="ice40",
             device="iCE40UP5K-SG48",
+            # The UP5K is full (95 % of its logic) without learning: history 0
+            # builds no learning unit.
             geometry=Geometry(
-                levels=(1,), neurons=64, axons=64, potential_bits=12, fanout=1, lanes=1
+                levels=(1,),
+                neurons=64,
+                axons=64,
+                potential_bits=12,
+                fanout=1,
+                lanes=1,
+                history=0,
             ),
             baud=1_000_000,
             event_fifo=64,

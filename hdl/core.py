@@ -207,7 +207,8 @@ class Core(wiring.Component):
 
         # -- learning unit (docs/semantics.md §6) ------------------------------
         m.submodules.learning = lu = self.learning_cls(g)
-        learning = self.learn_cfg.learn
+        # A core built with history 0 has no learning unit (docs/semantics.md §6).
+        learning = self.learn_cfg.learn if g.history else Const(0)
         in_learn = Signal()  # the unit has the crossbar and parameter ports
         m.d.comb += [
             lu.cfg.eq(self.learn_cfg),

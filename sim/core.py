@@ -132,7 +132,7 @@ class CoreModel:
         inp = np.add.reduce(self.weights[rows], axis=0, dtype=np.int32).astype(np.int64)
         self.state, spikes = neuron.update(self.g, self.params, self.state, inp)
         self.learn_stats = LearnStats()
-        if self.learn_cfg.learn:
+        if self.learn_cfg.learn and self.g.history:
             self.learn_stats = self.learner.learn(
                 self.count, self.sign, self.params["learn"], active, spikes, self.learn_cfg, phase
             )

@@ -137,7 +137,7 @@ class ChipModel:
         inp = np.matmul(active[:, None, :], self._w)[:, 0, :].astype(np.int64)
         self.state, spikes = neuron.update(g, self.params, self.state, inp)
         phase, self.phase = self.phase, next_phase(self.phase, self.learn_cfg.episode)
-        if self.learn_cfg.learn:
+        if self.learn_cfg.learn and g.history:
             net = self.net
             for c, lr in enumerate(self.learners):
                 self.learn_stats.add(

@@ -99,7 +99,7 @@ class Geometry:
     potential_bits: int = 16
     #: F, routing-table entries per neuron (power of two).
     fanout: int = 4
-    #: H, ticks of spike history kept for learning.
+    #: H, ticks of spike history kept for learning; 0 builds no learning unit.
     history: int = 8
     #: Crossbar entries read per clock (power of two dividing ``neurons``).
     lanes: int = 4
@@ -131,8 +131,8 @@ class Geometry:
             # The routing table is addressed as neuron * fanout + entry, split
             # into bit fields in hardware.
             bad("fanout", "must be a power of two in 1 .. 64")
-        if not 1 <= self.history <= 32:
-            bad("history", "must be in 1 .. 32")
+        if not 0 <= self.history <= 32:
+            bad("history", "must be in 0 .. 32 (0: no learning unit)")
         if not 1 <= self.timer_bits <= 16:
             bad("timer_bits", "must be in 1 .. 16")
         if not 8 <= self.tick_bits <= 32:

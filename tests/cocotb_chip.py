@@ -19,9 +19,18 @@ import os
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb_tb import HarnessTB, fail
+from cocotb_tb import HarnessTB, fail, peek_entries
 
-from spikeloom.defs import STATE_FIELDS, Geometry, Region, pack, unpack
+from spikeloom.defs import (
+    LEARN_LAYOUT,
+    PROB_ONE,
+    STATE_FIELDS,
+    Geometry,
+    LearnConfig,
+    Region,
+    pack,
+    unpack,
+)
 from spikeloom.hdl.top import COUNTERS as CHIP_COUNTERS
 from spikeloom.sim.stimulus import random_host_inputs, random_network
 from spikeloom.sim.top import ChipModel
@@ -84,6 +93,8 @@ async def crosscheck(dut):
     ticks = job["ticks"]
     state_every = job.get("state_every", 1)
     checked = {"networks": 0, "ticks": 0, "spikes": 0, "events": 0, "routed": 0, "host": 0}
+    checked["learned"] = 0
+    hist = None
     cycles, stalled = [], [0] * len(g.levels)
     for k in range(job["networks"]):
         seed = job["seed"] + k
@@ -92,6 +103,27 @@ async def crosscheck(dut):
         host = random_host_inputs(g, seed, ticks)
         model = ChipModel(net)
         await tb.reset()
+        if job.get("learning"):
+            # One learning configuration per network; every core seeded.
+            # The history memories keep their contents across the reset.
+            rng = np.random.default_rng([seed, 9])
+            cfg = LearnConfig(
+                learn=1,
+                p_plus=int(rng.integers(0, PROB_ONE + 1)),
+                p_minus=int(rng.integers(0, PROB_ONE // 4)),
+                p_grow=int(rng.integers(0, PROB_ONE + 1)),
+                episode=int(rng.choice([0, 3, 10])),
+            )
+            dut.learn_cfg.value = pack(LEARN_LAYOUT, **cfg.as_dict())
+            model.set_learning(cfg)
+            for c in range(g.cores):
+                word = int(rng.integers(0, 1 << 32))
+                dut.seed_core.value, dut.seed.value, dut.seed_we.value = c, word, 1
+                await tb.cycle()
+                model.seed(c, word)
+                if hist is not None:
+                    model.learners[c].hist = hist[c]
+            dut.seed_we.value = 0
         for c in range(g.cores):
             for region in Region:
                 await tb.write_region(c, region, net.region_words(c, region))
@@ -155,6 +187,20 @@ async def crosscheck(dut):
                                     f"expected {int(model.state[f][c, n])} got {got[f]} "
                                     f"(spiked {bool(spikes[c, n])})",
                                 )
+            if job.get("learning"):
+                for c in range(g.cores):
+                    got = peek_entries(getattr(dut.inner, f"core{c}").xbar, g)
+                    want = net.count[c] | (net.sign[c] << g.count_bits)
+                    if not np.array_equal(got, want):
+                        r, j = (int(x) for x in np.argwhere(got != want)[0])
+                        fail(
+                            result_path,
+                            f"{where}: tick {t}: core {c} crossbar entry (row {r}, column {j}) "
+                            f"expected {int(want[r, j]):#x} got {int(got[r, j]):#x} "
+                            f"(count | sign << {g.count_bits}; learning {cfg})",
+                        )
+                checked["learned"] += int(model.learn_stats.potentiated)
+                checked["learned"] += int(model.learn_stats.depressed + model.learn_stats.grown)
             checked["ticks"] += 1
             checked["spikes"] += int(np.sum(spikes))
             checked["events"] += len(events)
@@ -162,5 +208,6 @@ async def crosscheck(dut):
         checked["routed"] += model.counters["routed"]
         checked["host"] += model.counters["host_events"]
         checked["networks"] += 1
+        hist = [lr.hist for lr in model.learners]
     with open(result_path, "w") as f:
         json.dump({"ok": True, **checked, "stalled": stalled, "cycles": cycles}, f)

@@ -20,7 +20,7 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb_core import TB
-from cocotb_tb import fail
+from cocotb_tb import fail, peek_entries
 
 from spikeloom.defs import CORE_REGIONS, LEARN_LAYOUT, Geometry, Region, pack, unpack
 from spikeloom.hdl.core import tick_cycles
@@ -30,7 +30,7 @@ from spikeloom.sim.stimulus import random_learning
 
 
 def entries(g, words):
-    """(count, sign) arrays (rows, N) from crossbar entry words in index order."""
+    """(count, sign) arrays (rows, N) from crossbar entry words."""
     words = np.asarray(words, dtype=np.int64).reshape(g.rows, g.neurons)
     k = g.count_bits
     return words & ((1 << k) - 1), (words >> k) & 1
@@ -42,21 +42,8 @@ async def read_crossbar(tb, g):
 
 
 def peek_crossbar(dut, g):
-    """The whole crossbar read from the RTL memory directly (no clocks).
-
-    The core stores ``lanes`` entries per word at address ``row * groups +
-    group`` (hdl/core.py); reading every tick this way keeps the check cheap.
-    """
-    return entries(g, peek_words(dut.inner.xbar, g, g.entry_layout.size))
-
-
-def peek_words(mem, g, bits):
-    """The elements of a core memory that holds ``lanes`` of them per word."""
-    out = []
-    for i in range(len(mem)):
-        w = mem[i].value.to_unsigned()
-        out += [(w >> (bits * lane)) & ((1 << bits) - 1) for lane in range(g.lanes)]
-    return out
+    """The whole crossbar read from the RTL memory (no clocks: cheap every tick)."""
+    return entries(g, peek_entries(dut.inner.xbar, g))
 
 
 @cocotb.test()
@@ -86,8 +73,6 @@ async def crosscheck(dut):
         model, seed_word, configs, inputs, phases = random_learning(g, seed, job["ticks"])
         if hist is not None:
             model.learner.hist = hist
-        for name in ("learn_cfg", "phase", "seed", "seed_we"):
-            getattr(dut, name).value = 0
         await tb.reset()
         for region in CORE_REGIONS:
             for i in range(g.region_depth(region)):

@@ -7,9 +7,27 @@ output layout and how one input event is driven.
 
 import json
 
+import numpy as np
 from cocotb.triggers import FallingEdge, ReadOnly
 
 from spikeloom.defs import Geometry, unpack
+
+
+def peek_entries(mem, g: Geometry) -> np.ndarray:
+    """A core's crossbar read from its memory directly (no clocks), (rows, N).
+
+    Each element is an entry word, ``count | sign << count_bits``. The core
+    keeps ``lanes`` entries per word at address ``row * groups + group``
+    (hdl/core.py); this reads every word through the simulator's handle.
+    """
+    eb = g.entry_layout.size
+    out = np.zeros((g.rows, g.neurons), dtype=np.int64)
+    for i in range(g.rows * g.groups):
+        w = mem[i].value.to_unsigned()
+        row, grp = divmod(i, g.groups)
+        for lane in range(g.lanes):
+            out[row, grp * g.lanes + lane] = (w >> (eb * lane)) & ((1 << eb) - 1)
+    return out
 
 
 class Mismatch(AssertionError):
@@ -39,6 +57,10 @@ class HarnessTB:
         d = self.dut
         for name in ("tick_start", "cfg_we", "cfg_re", "events__ready", *self.idle_inputs):
             getattr(d, name).value = 0
+        # Learning inputs (Icarus leaves an undriven input at z): off.
+        for name in ("learn_cfg", "phase", "seed", "seed_we", "seed_core", "episode_restart"):
+            if hasattr(d, name):
+                getattr(d, name).value = 0
         d.rst.value = 1
         await self.cycle(2)
         d.rst.value = 0

@@ -6,7 +6,9 @@ them on Icarus), 100 ticks each; the (2,) job runs 300 ticks with 8-bit
 stamps, so the stamp wraps. Every tick is compared: output events, tick
 stamps, event counters (conservation: every routed and host event
 delivered exactly once, and the per-level counts of the golden model), and
-neuron states (every tick, or every 2 or 5 on the larger chips). The
+neuron states (every tick, or every 2 or 5 on the larger chips). One job
+learns on every core (random learning parameters and seeds) and compares
+every core's whole crossbar after every tick. The
 throttled jobs refuse output events on about 3 clocks in 4: only timing
 may change. Replay a failure with
 ``SPIKELOOM_SEED=<seed> pytest tests/test_chip_crosscheck.py``.
@@ -31,18 +33,20 @@ GEOMETRIES = {
     "l32": Geometry(levels=(3, 2), neurons=8, axons=16, lanes=2, **{**SMALL, "fanout": 2}),
 }
 JOBS = [
-    # (geometry, first seed, networks, ticks, throttle, state_every)
-    ("l2", 10000, 10, 300, 0, 1),
-    ("l4", 11000, 30, 100, 0, 2),
-    ("l22", 12000, 30, 100, 0, 1),
-    ("l44", 13000, 14, 100, 0, 5),
-    ("l22", 14000, 10, 100, 1, 5),
-    ("l44", 15000, 6, 100, 1, 5),
-    ("l32", 16000, 10, 100, 0, 1),
+    # (geometry, first seed, networks, ticks, throttle, state_every, learning)
+    ("l2", 10000, 10, 300, 0, 1, 0),
+    ("l4", 11000, 20, 100, 0, 2, 0),
+    ("l22", 12000, 30, 100, 0, 1, 0),
+    ("l44", 13000, 8, 100, 0, 5, 0),
+    ("l22", 14000, 10, 100, 1, 5, 0),
+    ("l44", 15000, 6, 100, 1, 5, 0),
+    ("l32", 16000, 10, 100, 0, 1, 0),
+    # Learning on every core, routed events included; crossbars compared every tick.
+    ("l22", 17000, 10, 100, 0, 1, 1),
 ]
 
 
-def run_job(design, simulator, gname, seed, networks, ticks, throttle, state_every):
+def run_job(design, simulator, gname, seed, networks, ticks, throttle, state_every, learning=0):
     g = GEOMETRIES[gname]
     built = design(f"chip_{gname}", lambda: ChipHarness(g), simulator)
     job = {
@@ -53,14 +57,15 @@ def run_job(design, simulator, gname, seed, networks, ticks, throttle, state_eve
         "throttle": throttle,
         "state_every": state_every,
         "readback_networks": 1,
+        "learning": learning,
     }
     return built.run("cocotb_chip", job, f"s{seed}")
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)
-@pytest.mark.parametrize("gname,seed,networks,ticks,throttle,state_every", JOBS)
+@pytest.mark.parametrize("gname,seed,networks,ticks,throttle,state_every,learning", JOBS)
 def test_chip_matches_golden(
-    design, simulator, gname, seed, networks, ticks, throttle, state_every
+    design, simulator, gname, seed, networks, ticks, throttle, state_every, learning
 ):
     if simulator == "icarus":
         # Icarus is slower per network: it checks a tenth of them (the same
@@ -68,7 +73,9 @@ def test_chip_matches_golden(
         networks = max(2, networks // 10)
     if "SPIKELOOM_SEED" in os.environ:  # replay one network
         seed, networks = int(os.environ["SPIKELOOM_SEED"]), 1
-    verdict = run_job(design, simulator, gname, seed, networks, ticks, throttle, state_every)
+    verdict = run_job(
+        design, simulator, gname, seed, networks, ticks, throttle, state_every, learning
+    )
     assert verdict["ok"], verdict["message"]
     assert verdict["cocotb_failed"] == 0 and verdict["cocotb_tests"] == 1
     assert verdict["networks"] == networks and verdict["ticks"] == networks * ticks
@@ -76,5 +83,7 @@ def test_chip_matches_golden(
     assert verdict["spikes"] > networks * ticks, verdict
     assert verdict["routed"] > networks * ticks // 10, verdict
     assert verdict["host"] > 0 and verdict["events"] > 0, verdict
+    if learning:
+        assert verdict["learned"] > networks * 10, verdict
     if throttle:
         assert sum(verdict["stalled"]) > 0, "the throttle never stalled the bus"

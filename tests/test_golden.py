@@ -608,7 +608,7 @@ BASE = dict(neurons=4, axons=4, lanes=2, count_bits=2, potential_bits=6, timer_b
         ("fanout", {"fanout": 0}),
         ("fanout", {"fanout": 65}),
         ("fanout", {"fanout": 3}),
-        ("history", {"history": 0}),
+        ("history", {"history": -1}),
         ("history", {"history": 33}),
         ("timer_bits", {"timer_bits": 0}),
         ("timer_bits", {"timer_bits": 17}),

@@ -194,3 +194,22 @@ def test_episode_scales_growth(episode):
     frac = grown / trials
     expect = 0.5 * (np.arange(len(frac), 0, -1) / len(frac))
     assert np.all(np.abs(frac - expect) < 0.08), (frac, expect)
+
+
+def test_history_zero_has_no_learning():
+    """history = 0 builds no learning unit: LEARN changes nothing, at no cost."""
+    from amaranth.back import rtlil
+
+    g0 = Geometry(neurons=4, axons=4, lanes=2, count_bits=2, potential_bits=8, history=0)
+    core = CoreModel(g0)
+    count = np.ones((g0.rows, g0.neurons), dtype=np.int64)
+    core.set_crossbar(count, np.zeros_like(count))
+    core.set_params(threshold=1, learn=1)
+    core.learn_cfg = LearnConfig(learn=1, p_plus=PROB_ONE, p_minus=PROB_ONE, p_grow=PROB_ONE)
+    for _ in range(3):
+        spikes, _ = core.tick([0, 1])
+        assert spikes.all()
+    assert np.array_equal(core.count, count) and core.learner.prng == PRNG_RESET
+    small = rtlil.convert(Core(g0))
+    full = rtlil.convert(Core(Geometry(**{**g0.as_dict(), "history": 2})))
+    assert "learn_state" not in small and "learn_state" in full
