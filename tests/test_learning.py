@@ -213,3 +213,28 @@ def test_history_zero_has_no_learning():
     small = rtlil.convert(Core(g0))
     full = rtlil.convert(Core(Geometry(**{**g0.as_dict(), "history": 2})))
     assert "learn_state" not in small and "learn_state" in full
+
+
+# -- the examples' training runs, replayed on the RTL ------------------------
+
+#: (example, ticks replayed): the whole ABC/ABD training, the start of digits.
+REPLAYS = [("abc_abd", 1 << 30)]
+
+
+@pytest.mark.parametrize("example,ticks", REPLAYS)
+def test_example_training_is_bit_exact_on_rtl(design, example, ticks):
+    """examples/<example>.py's training, on the RTL core and the golden model."""
+    spec = importlib.util.spec_from_file_location(
+        f"spikeloom_example_{example}", ROOT / "examples" / f"{example}.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    g = module.build(module.SEED).geometry
+    simulator = "verilator" if "verilator" in SIMULATORS else SIMULATORS[0]
+    built = design(f"replay_{example}", lambda: CoreHarness(g), simulator)
+    job = {"example": example, "seed": module.SEED, "ticks": ticks}
+    verdict = built.run("cocotb_replay", job, example)
+    assert verdict["ok"], verdict["message"]
+    assert verdict["cocotb_failed"] == 0 and verdict["cocotb_tests"] == 1
+    assert verdict["spikes"] > 0 and verdict["changed"] > 0, verdict
