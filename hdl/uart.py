@@ -327,10 +327,17 @@ class Link(wiring.Component):
         writable = {addr_of["SCRATCH"]: scratch, addr_of["PERIOD"]: period}
         writable.update({addr_of[name]: sig for name, sig in learn_regs.items()})
         assert set(writable) == set(rw)
+        # A WRITE_REG pass stays within the read-write registers (checked
+        # first), so the low bits of the address tell them apart.
+        rw_bits = max(1, (len(rw) - 1).bit_length())
+
+        def rw_case(addr):
+            return addr % (1 << rw_bits)
+
         # Registers with a range (checked in WRITE_REG's checking pass), by maximum.
         limited: dict[int, list[int]] = {}
         for name, top in P.REGISTER_MAX.items():
-            limited.setdefault(top, []).append(addr_of[name])
+            limited.setdefault(top, []).append(rw_case(addr_of[name]))
 
         # -- receiver state ------------------------------------------------------
         fbuf = Memory(shape=8, depth=1 << (P.MAX_FRAME - 1).bit_length(), init=[])
@@ -579,11 +586,13 @@ class Link(wiring.Component):
                     m.next = "PASS_RD"
             with m.State("PASS_ACT"):
                 done = Signal()
+                reg_at = Signal(rw_bits)  # WRITE_REG: the register, as told apart by rw_case
+                m.d.comb += reg_at.eq(base[:rw_bits] + nunits[:rw_bits])
                 with m.If(scan):
                     m.d.comb += done.eq(1)
                     with m.Switch(cmd):
                         with m.Case(C.WRITE_REG):
-                            with m.Switch(base + nunits):
+                            with m.Switch(reg_at):
                                 for top, addrs in limited.items():
                                     with m.Case(*addrs):
                                         with m.If(acc[:32] > top):
@@ -600,9 +609,9 @@ class Link(wiring.Component):
                     with m.Switch(cmd):
                         with m.Case(C.WRITE_REG):
                             m.d.comb += done.eq(1)
-                            with m.Switch(base + nunits):
+                            with m.Switch(reg_at):
                                 for addr, sig in writable.items():
-                                    with m.Case(addr):
+                                    with m.Case(rw_case(addr)):
                                         m.d.sync += sig.eq(acc[:32])
                                         if addr == addr_of["EPISODE"]:
                                             m.d.comb += self.chip.episode_restart.eq(1)

@@ -23,10 +23,27 @@ from typing import NamedTuple
 import numpy as np
 
 from spikeloom import protocol as P
-from spikeloom.defs import GEOMETRY_FIELDS, Geometry, Region, pack_array
+from spikeloom.defs import (
+    GEOMETRY_FIELDS,
+    LEARN_FIELDS,
+    LEARN_MAX,
+    PROB_ONE,
+    Geometry,
+    LearnConfig,
+    Region,
+    pack_array,
+)
 from spikeloom.network import PARAM_FIELDS, Network
 
-__all__ = ["Board", "BoardError", "Response", "DEFAULT_WINDOW", "RESPONSE_WINDOW"]
+__all__ = [
+    "Board",
+    "BoardError",
+    "Response",
+    "DEFAULT_WINDOW",
+    "RESPONSE_WINDOW",
+    "learn_config",
+    "probability_text",
+]
 
 
 class BoardError(Exception):
@@ -278,15 +295,23 @@ class Board:
             for i in range(0, len(values), per):
                 chunk = values[i : i + per]
                 a = addr + i
-                ro = [r.name for r in self._regs[a : a + len(chunk)] if r.access != P.Access.RW]
-                hint = f"{', '.join(ro)} {'is' if len(ro) == 1 else 'are'} read-only"
+                regs = self._regs[a : a + len(chunk)]
+                ro = [r.name for r in regs if r.access != P.Access.RW]
+                over = [
+                    f"{r.name} = {v} is over its maximum {P.REGISTER_MAX[r.name]}"
+                    for r, v in zip(regs, chunk)
+                    if v > P.REGISTER_MAX.get(r.name, v)
+                ]
+                hint = ", ".join(over)
+                if ro:
+                    hint = f"{', '.join(ro)} {'is' if len(ro) == 1 else 'are'} read-only"
                 yield _Request(
                     P.Command.WRITE_REG,
                     f"WRITE_REG {self._reg_label(a, len(chunk))}",
                     {"addr": a},
                     b"".join(v.to_bytes(4, "little") for v in chunk),
                     exact=True,
-                    hints={P.Status.BAD_ADDRESS: hint} if ro else {},
+                    hints={P.Status.BAD_ADDRESS: hint} if hint else {},
                 )
 
         self._exchange(reqs())
@@ -455,7 +480,9 @@ class Board:
         # A generous bound on one tick: every crossbar row active, every
         # neuron firing through every routing entry, twice over.
         g = self.geometry
-        return 2 * (g.rows * g.groups + g.neurons + g.cores * g.neurons * g.fanout) + 1000
+        # A learn phase with every neuron firing and every row growing.
+        learn = g.rows * (2 + 2 * g.neurons + g.groups + 4)
+        return 2 * (g.rows * g.groups + g.neurons + g.cores * g.neurons * g.fanout + learn) + 1000
 
     def _inject_reqs(self, events, label=""):
         """INJECT requests for (core, axon) events, checked first so that none is half sent."""
@@ -524,6 +551,96 @@ class Board:
     def reset(self) -> None:
         """Soft reset: tick 0, FIFOs and counters cleared, memories kept (RESET)."""
         self._exchange([_Request(P.Command.RESET, "RESET", exact=True)])
+
+    # -- learning ---------------------------------------------------------
+
+    def learning(self) -> LearnConfig:
+        """The learning parameters: registers LEARN .. EPISODE (one READ_REG)."""
+        values = self.read_regs(_LEARN_FIRST, len(LEARN_FIELDS))
+        try:
+            return LearnConfig(*values)
+        except ValueError as e:
+            raise BoardError(
+                f"{self.description} holds impossible learning registers: {e}"
+            ) from None
+
+    def set_learning(
+        self,
+        config: LearnConfig | None = None,
+        *,
+        p_plus: float = 0.0,
+        p_minus: float = 0.0,
+        p_grow: float = 0.0,
+        episode: int = 0,
+        learn: bool = True,
+    ) -> LearnConfig:
+        """Set the learning parameters (one WRITE_REG of LEARN .. EPISODE); returns them.
+
+        Either a :class:`~spikeloom.defs.LearnConfig` (fixed-point values),
+        or probabilities as floats in [0, 1] (rounded to 1/65536), the
+        episode length in ticks and whether learning is on. The chip takes
+        them when the next tick starts; writing EPISODE restarts the
+        episode (the next tick has phase 0).
+        """
+        if config is None:
+            config = learn_config(
+                p_plus=p_plus, p_minus=p_minus, p_grow=p_grow, episode=episode, learn=learn
+            )
+        elif not isinstance(config, LearnConfig):
+            raise BoardError(f"set_learning({config!r}): a LearnConfig, or keyword arguments")
+        self.write_regs(_LEARN_FIRST, [getattr(config, f) for f in LEARN_FIELDS])
+        return config
+
+    def restart_episode(self) -> None:
+        """Restart the episode: the next tick has phase 0 (EPISODE read and written back)."""
+        self.write_regs("EPISODE", self.read_regs("EPISODE"))
+
+    def phase(self) -> int:
+        """The episode phase of the next tick (register PHASE)."""
+        return self.read_regs("PHASE")[0]
+
+    def _check_seed(self, core: int, value: int) -> None:
+        g = self.geometry
+        if not 0 <= core < g.cores:
+            raise BoardError(f"core {core}: the device has cores 0..{g.cores - 1}")
+        if not 0 <= value < 1 << 32:
+            raise BoardError(f"seed {value}: 0 .. 2**32-1")
+
+    def _seed_req(self, core: int, value: int) -> _Request:
+        return _Request(
+            P.Command.SEED,
+            f"SEED core {core}",
+            {"core": core, "seed": value},
+            exact=True,
+            busy_clocks=self._tick_clocks(),  # answered once the tick in progress is over
+        )
+
+    def seed(self, core: int, value: int) -> None:
+        """Seed the learning generator of ``core`` (SEED; 0 seeds its reset value)."""
+        core, value = int(core), int(value)
+        self._check_seed(core, value)
+        self._exchange([self._seed_req(core, value)])
+
+    def seed_cores(self, seeds: int | Sequence[int]) -> list[int]:
+        """Seed every core's learning generator (SEED per core, pipelined).
+
+        ``seeds``: one per core, or a single number ``s``: core ``c`` then
+        gets ``(s + c) mod 2**32``, so that no two cores draw the same
+        sequence. Returns the seeds sent, by core.
+        """
+        cores = self.geometry.cores
+        if isinstance(seeds, (int, np.integer)):
+            if not 0 <= seeds < 1 << 32:
+                raise BoardError(f"seed {seeds}: 0 .. 2**32-1")
+            values = [(int(seeds) + c) & 0xFFFF_FFFF for c in range(cores)]
+        else:
+            values = [int(s) for s in seeds]
+            if len(values) != cores:
+                raise BoardError(f"{len(values)} seeds for the device's {cores} cores")
+        for c, v in enumerate(values):
+            self._check_seed(c, v)
+        self._exchange([self._seed_req(c, v) for c, v in enumerate(values)])
+        return values
 
     # -- output events ----------------------------------------------------
 
@@ -827,6 +944,31 @@ class Board:
                 except BoardError as e:
                     error = e
         return error
+
+
+#: The first learning register (LEARN); LEARN_FIELDS follow it in order.
+_LEARN_FIRST = next(iter(P.LEARN_REGISTERS))
+
+
+def learn_config(
+    p_plus: float = 0.0,
+    p_minus: float = 0.0,
+    p_grow: float = 0.0,
+    episode: int = 0,
+    learn: bool = True,
+) -> LearnConfig:
+    """A :class:`LearnConfig` from probabilities (floats in [0, 1]); BoardError if out of range."""
+    for name, p in (("p_plus", p_plus), ("p_minus", p_minus), ("p_grow", p_grow)):
+        if not 0.0 <= float(p) <= 1.0:
+            raise BoardError(f"{name} = {p}: a probability, 0 .. 1")
+    if not 0 <= int(episode) <= LEARN_MAX["episode"]:
+        raise BoardError(f"episode = {episode}: 0 .. {LEARN_MAX['episode']} ticks")
+    return LearnConfig.from_probabilities(p_plus, p_minus, p_grow, int(episode), int(bool(learn)))
+
+
+def probability_text(value: int) -> str:
+    """A fixed-point probability for humans: ``0.1 (6554/65536)``."""
+    return f"{value / PROB_ONE:.6g} ({value}/{PROB_ONE})"
 
 
 def _u32(data: bytes) -> int:

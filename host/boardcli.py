@@ -1,4 +1,4 @@
-"""CLI commands that talk to a device: info, load, run, read, write, status, reset, serve.
+"""CLI commands that talk to a device: info, load, run, learn, read, write, status, reset, serve.
 
 Registered on the ``spikeloom`` group at the end of ``host/cli.py``; this
 module does not import ``cli``. Every command takes ``--port``: a serial
@@ -10,6 +10,7 @@ keeps one alive behind a socket.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import sys
@@ -20,10 +21,10 @@ from pathlib import Path
 import click
 
 from spikeloom import protocol as P
-from spikeloom.defs import GEOMETRY_FIELDS, Region, pack, unpack
+from spikeloom.defs import GEOMETRY_FIELDS, LEARN_MAX, LearnConfig, Region, pack, unpack
 from spikeloom.network import NetworkError
 
-from .board import Board, BoardError
+from .board import Board, BoardError, probability_text
 from .eventfile import EventFileError
 
 __all__ = ["COMMANDS"]
@@ -258,6 +259,87 @@ def run_cmd(ticks, network, input_, out, plot, port, baud, timeout):
     )
 
 
+# -- learning ----------------------------------------------------------------
+
+
+def _probability(name):
+    return click.option(
+        f"--{name.replace('_', '-')}",
+        name,
+        type=click.FloatRange(0.0, 1.0),
+        default=None,
+        help=f"{name} as a probability, 0 .. 1 (kept if not given)",
+    )
+
+
+@click.command("learn")
+@click.option(
+    "--on/--off",
+    "enable",
+    default=None,
+    help="learning on or off [default: on when a parameter is given, else unchanged]",
+)
+@_probability("p_plus")
+@_probability("p_minus")
+@_probability("p_grow")
+@click.option(
+    "--episode",
+    type=click.IntRange(0, LEARN_MAX["episode"]),
+    default=None,
+    help="episode length in ticks, 0 = no episodes (kept if not given)",
+)
+@click.option("--restart", is_flag=True, help="restart the episode (the next tick has phase 0)")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, (1 << 32) - 1),
+    default=None,
+    help="seed the learning generators: core c gets SEED + c (or --core's only SEED)",
+)
+@click.option("--core", type=click.IntRange(min=0), default=None, help="seed only this core")
+@board_options
+def learn_cmd(enable, p_plus, p_minus, p_grow, episode, restart, seed, core, port, baud, timeout):
+    """Set, or show, the learning parameters; seed the learning generators.
+
+    Parameters not given keep the device's values. Setting any of them
+    writes all five learning registers, which restarts the episode. With
+    no options, shows the parameters and the episode phase.
+    """
+    if core is not None and seed is None:
+        raise click.UsageError("--core names the core to seed: give --seed too")
+    probs = dict(p_plus=p_plus, p_minus=p_minus, p_grow=p_grow)
+    probs = {k: v for k, v in probs.items() if v is not None}
+    changing = probs or episode is not None or enable is not None or restart or seed is not None
+    if changing and _fresh(port):
+        log.warning("the %s device lives only as long as this command: see spikeloom serve", port)
+    with open_board(port, baud, timeout) as board:
+        cfg = board.learning()
+        if probs or episode is not None or enable is not None:
+            # Given probabilities in fixed point; the others keep the device's values.
+            fixed = LearnConfig.from_probabilities(**probs)
+            changes = {k: getattr(fixed, k) for k in probs}
+            if episode is not None:
+                changes["episode"] = episode
+            changes["learn"] = int(enable if enable is not None else True)
+            cfg = board.set_learning(dataclasses.replace(cfg, **changes))
+        elif restart:
+            board.restart_episode()
+        seeded = []
+        if seed is not None:
+            if core is not None:
+                board.seed(core, seed)
+                seeded = [(core, seed)]
+            else:
+                seeded = list(enumerate(board.seed_cores(seed)))
+        phase = board.phase()
+    click.echo(f"{board.description}: learning {'on' if cfg.learn else 'off'}")
+    for k in ("p_plus", "p_minus", "p_grow"):
+        click.echo(f"  {k:<8} {probability_text(getattr(cfg, k))}")
+    click.echo(f"  episode  {cfg.episode} ticks" + (" (no episodes)" if cfg.episode == 0 else ""))
+    click.echo(f"  phase    {phase} (of the next tick)")
+    for c, v in seeded:
+        click.echo(f"seeded core {c} with {v}")
+
+
 # -- registers and memories ----------------------------------------------------
 
 
@@ -476,6 +558,7 @@ COMMANDS = (
     reset_cmd,
     load_cmd,
     run_cmd,
+    learn_cmd,
     read_group,
     write_group,
     serve_cmd,

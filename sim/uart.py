@@ -10,6 +10,10 @@ and neuron). Free running (RUN) is modelled on a virtual clock that
 advances ``10 * clocks_per_bit`` per line byte, one tick per ``period``
 clocks (at least one): how many ticks run between two requests is timing.
 
+The learning registers, EPISODE's restart and SEED act on the chip model
+(``ChipModel.set_learning``, ``restart_episode``, ``seed``); PHASE reads its
+``phase``.
+
 Line events the byte stream cannot carry are method calls: ``idle()`` (the
 line was quiet for ``timeout_bits``: a frame cut short is discarded) and
 ``line_break()`` (characters with a bad stop bit).

@@ -37,19 +37,33 @@ that fails any check changes nothing:
    units (WRITE_REG, INJECT);
 6. per command: READ_REG count 0 or over 64 (BAD_LENGTH), registers past
    the end (BAD_ADDRESS); WRITE_REG registers past the end or read-only
-   (BAD_ADDRESS); READ_MEM / WRITE_MEM core or region that does not exist
-   (BAD_ADDRESS), then READ_MEM count 0 or over ``MAX_PAYLOAD`` bytes and
-   WRITE_MEM payload not whole words (BAD_LENGTH), then words past the end
-   of the region (BAD_ADDRESS), then WRITE_MEM words with padding bits set
-   (BAD_ADDRESS); INJECT events for a core or axon that does not exist
-   (BAD_ADDRESS); STEP while running free (BAD_STATE); READ_EVENTS max 0
-   (BAD_LENGTH).
+   (BAD_ADDRESS), then a value above its register's maximum (BAD_ADDRESS,
+   as for WRITE_MEM padding bits: the learning registers have the ranges
+   of ``REGISTER_MAX``, listed with the registers; no register of the
+   request is written); READ_MEM / WRITE_MEM core or region that does
+   not exist (BAD_ADDRESS), then READ_MEM count 0 or over ``MAX_PAYLOAD``
+   bytes and WRITE_MEM payload not whole words (BAD_LENGTH), then words
+   past the end of the region (BAD_ADDRESS), then WRITE_MEM words with
+   padding bits set (BAD_ADDRESS); INJECT events for a core or axon that
+   does not exist (BAD_ADDRESS); STEP while running free (BAD_STATE);
+   READ_EVENTS max 0 (BAD_LENGTH); SEED core that does not exist
+   (BAD_ADDRESS).
 
 The status counters count a request once its response is out (a
 READ_REG of FRAMES_OK does not count itself). RESET restarts the chip's
-logic (tick 0, no pending events, chip counters 0), empties the event FIFO
-and clears TICK, RUNNING and EVENTS_DROPPED; memories (neuron states too),
-PERIOD, SCRATCH and the link counters are kept.
+logic (tick 0, no pending events, chip counters 0, episode phase 0, every
+learning generator at ``PRNG_RESET``), empties the event FIFO and clears
+TICK, RUNNING and EVENTS_DROPPED; memories (neuron states too), PERIOD,
+the learning registers, SCRATCH and the link counters are kept.
+
+Learning (docs/semantics.md section 6): the registers LEARN, P_PLUS,
+P_MINUS, P_GROW and EPISODE (``LEARN_LAYOUT``) are taken by the chip when a
+tick starts, so a write changes the ticks that start after its response.
+A WRITE_REG that writes EPISODE (any value, even the one it holds) restarts
+the episode: the next tick to start has phase 0 (PHASE reads the phase of
+the next tick). SEED sets one core's learning generator to
+``defs.prng_seed(seed)`` (a seed of 0 becomes ``PRNG_RESET``); like memory
+access, it waits until the tick in progress is over.
 """
 
 from __future__ import annotations
@@ -62,7 +76,15 @@ from dataclasses import dataclass
 from amaranth.hdl import unsigned
 from amaranth.lib import data
 
-from spikeloom.defs import GEOMETRY_FIELDS, Geometry, Region, pack
+from spikeloom.defs import (
+    GEOMETRY_FIELDS,
+    LEARN_FIELDS,
+    LEARN_MAX,
+    PROB_ONE,
+    Geometry,
+    Region,
+    pack,
+)
 
 __all__ = [
     "FLAG",
@@ -75,6 +97,8 @@ __all__ = [
     "Register",
     "registers",
     "register_map",
+    "LEARN_REGISTERS",
+    "REGISTER_MAX",
     "LinkConfig",
     "Identity",
     "PROTOCOL_ID",
@@ -116,6 +140,7 @@ class Command(enum.IntEnum):
     STOP = 0x09  #: stop running free; answered once the tick in progress is over
     READ_EVENTS = 0x0A  #: data: up to ``max`` output events from the event FIFO
     RESET = 0x0B  #: soft reset of the chip's logic; memories and link counters are kept
+    SEED = 0x0C  #: set the learning generator of ``core`` to ``seed`` (0: its reset value)
 
 
 class Status(enum.IntEnum):
@@ -127,7 +152,7 @@ class Status(enum.IntEnum):
     TOO_LONG = 3  #: a body longer than ``MAX_FRAME`` bytes
     BAD_COMMAND = 4  #: unknown command code
     BAD_LENGTH = 5  #: arguments cut short, payload empty, too long or not whole units, bad count
-    BAD_ADDRESS = 6  #: register, core, region, index, event or word padding out of range
+    BAD_ADDRESS = 6  #: register, core, region, index, event, word padding or value out of range
     BAD_STATE = 7  #: not allowed now (STEP while running free)
 
 
@@ -150,6 +175,7 @@ ARGS: dict[Command, data.StructLayout] = {
     Command.STOP: data.StructLayout({}),
     Command.READ_EVENTS: data.StructLayout({"max": _u(16)}),
     Command.RESET: data.StructLayout({}),
+    Command.SEED: data.StructLayout({"core": _u(16), "seed": _u(32)}),
 }
 #: A host event in an INJECT payload.
 INJECT_EVENT = data.StructLayout({"core": _u(16), "axon": _u(16)})
@@ -217,14 +243,31 @@ IDENTITY = (
 )
 
 
+#: What each learning parameter (``LEARN_FIELDS``) means, for its register's doc.
+_LEARN_DOCS = {
+    "learn": "1: learning on (a learn phase every tick, for learn-enabled neurons)",
+    "p_plus": f"STDP potentiation probability p+, in 1/{PROB_ONE}",
+    "p_minus": f"STDP depression probability p-, in 1/{PROB_ONE}",
+    "p_grow": f"growth probability p_grow, in 1/{PROB_ONE}",
+    "episode": "episode length E, ticks (0: no episodes); any write restarts the episode",
+}
+assert tuple(_LEARN_DOCS) == LEARN_FIELDS
+#: The learning registers, in ``LEARN_LAYOUT`` order: register name -> field name.
+LEARN_REGISTERS = {f.upper(): f for f in LEARN_FIELDS}
+#: Largest value a WRITE_REG may put in a register (others: any 32-bit value).
+REGISTER_MAX = {name: LEARN_MAX[f] for name, f in LEARN_REGISTERS.items()}
+
+
 def registers(geometry: Geometry) -> tuple[Register, ...]:
     """The register map of a chip of ``geometry``; a register's address is its index."""
     regs = [Register(n, Access.RO, d) for n, d in IDENTITY]
     regs += [
         Register("SCRATCH", Access.RW, "free for the host (link tests)"),
         Register("PERIOD", Access.RW, "free-running tick period, clocks (set by RUN too)"),
+        *(Register(n, Access.RW, _LEARN_DOCS[f]) for n, f in LEARN_REGISTERS.items()),
         Register("RUNNING", Access.RO, "1 while running free"),
         Register("TICK", Access.RO, "ticks completed since reset (32 bits)"),
+        Register("PHASE", Access.RO, "episode phase of the next tick"),
         Register("LAST_TICK_CYCLES", Access.RO, "clocks of the last tick"),
         Register("EVENTS_PENDING", Access.RO, "output events waiting in the event FIFO"),
     ]
@@ -265,6 +308,7 @@ def _definition() -> str:
             "inject": [(n, f.width) for n, f in INJECT_EVENT],
             "units": {c.name: str(u) for c, u in UNIT.items()},
             "registers": regs,
+            "register_max": REGISTER_MAX,
             "regions": {r.name: r.value for r in Region},
         },
         sort_keys=True,
@@ -475,11 +519,13 @@ def protocol_markdown(geometry: Geometry | None = None) -> str:
         "",
         f"For levels={g.levels} (the CARRIED/STALLED block has one register per level).",
         "",
-        "| address | name | access | meaning |",
-        "| ---: | --- | --- | --- |",
+        "| address | name | access | values | meaning |",
+        "| ---: | --- | --- | --- | --- |",
     ]
     for i, r in enumerate(registers(g)):
-        lines.append(f"| {i} | {r.name} | {r.access.value} | {r.doc} |")
+        top = REGISTER_MAX.get(r.name)
+        values = f"0 .. {top}" if top is not None else ""
+        lines.append(f"| {i} | {r.name} | {r.access.value} | {values} | {r.doc} |")
     return "\n".join(lines) + "\n"
 
 

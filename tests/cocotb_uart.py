@@ -10,16 +10,30 @@ Items, drawn from the seed: valid requests of every kind (but RUN), and
 malformed ones: bad CRC, truncated frames, unknown commands, arguments cut
 short, payloads of the wrong length, counts of 0 or too large, addresses,
 cores, regions, registers and events out of range, read-only registers,
-word padding bits set, frames too long, frames of 1–3 bytes, ESC before
-FLAG, random bytes, breaks in mid-frame and idle gaps in mid-frame. Up to
-six items go back to back in one burst (the host's window allows it).
+register values over their maximum, word padding bits set, frames too
+long, frames of 1–3 bytes, ESC before FLAG, random bytes, breaks in
+mid-frame and idle gaps in mid-frame. Up to six items go back to back in
+one burst (the host's window allows it). Valid writes keep LEARN at 0:
+learning would change the crossbar (that is tests/test_learning*.py's
+business), while the probabilities, EPISODE and the PHASE counter are in
+play.
+
+Before the fuzz, a directed sequence checks the learning part of the link
+on its own terms (not only against the model): the learning registers read
+back, PHASE counts ticks modulo EPISODE and restarts on every write of
+EPISODE, values over the maximum are refused with nothing written, SEED
+refuses a core that does not exist, and RESET zeroes PHASE but keeps the
+registers.
 
 Checked: every response of the RTL equals the golden model's, byte for
 byte (timing registers masked; output events compared as multisets, since
 the RTL interleaves cores); every malformed item got an error status or
 was discarded and counted (TIMEOUTS); no item hangs the block (each burst
-has a clock budget); and at the end every memory, read back through the
-link, equals a shadow kept by this test from the valid writes alone.
+has a clock budget); at the end every memory, read back through the
+link, equals a shadow kept by this test from the valid writes alone; and
+the UART block's strobes to the chip match the requests answered OK: one
+one-clock ``seed_we`` per SEED, with its core and seed, and one
+``episode_restart`` per WRITE_REG of EPISODE.
 """
 
 import json
@@ -27,7 +41,7 @@ import os
 
 import cocotb
 import numpy as np
-from cocotb.triggers import Timer
+from cocotb.triggers import ReadOnly, RisingEdge, Timer
 from cocotb_tb import fail
 
 from spikeloom import protocol as P
@@ -64,6 +78,10 @@ class Fuzzer:
         self.regs = P.registers(g)
         self.rw = [i for i, r in enumerate(self.regs) if r.access == P.Access.RW]
         self.ro = [i for i, r in enumerate(self.regs) if r.access == P.Access.RO]
+        #: Largest value of each read-write register a valid write may put there.
+        self.top = [P.REGISTER_MAX.get(r.name, (1 << 32) - 1) for r in self.regs]
+        self.top[P.register_map(g)["LEARN"]] = 0  # learning stays off (module docstring)
+        self.limited = [i for i in self.rw if self.regs[i].name in P.REGISTER_MAX]
 
     def r(self, lo, hi):
         """An integer in lo..hi inclusive."""
@@ -101,10 +119,8 @@ class Fuzzer:
         if k < 22:
             addr = self.rw[r(0, len(self.rw) - 1)]
             n = r(1, self.rw[-1] - addr + 1)
-            vals = b"".join(
-                int(self.rng.integers(0, 1 << 32)).to_bytes(4, "little") for _ in range(n)
-            )
-            return self.body(C.WRITE_REG, dict(addr=addr), vals)
+            vals = self.reg_values(addr, n)
+            return self.body(C.WRITE_REG, dict(addr=addr), _u32s(vals))
         if k < 40:
             reg = self.region()
             wb, depth = P.word_bytes(g, reg), g.region_depth(reg)
@@ -127,11 +143,36 @@ class Fuzzer:
             return self.body(C.INJECT, None, ev)
         if k < 82:
             return self.body(C.STEP, dict(ticks=r(0, 3)))
-        if k < 98:
+        if k < 96:
             return self.body(C.READ_EVENTS, dict(max=r(1, 80)))
+        if k < 98:
+            seed = 0 if r(0, 3) == 0 else int(self.rng.integers(0, 1 << 32))
+            return self.body(C.SEED, dict(core=r(0, g.cores - 1), seed=seed))
         if k < 99:
             return self.body(C.STOP)
         return self.body(C.RESET)
+
+    def reg_values(self, addr, n):
+        """Valid values for registers ``addr`` .. ``addr + n - 1``, edges likely."""
+        out = []
+        for i in range(addr, addr + n):
+            top = self.top[i]
+            v = int(self.rng.integers(0, top + 1))
+            out.append([v, 0, top][self.r(0, 2)] if top < 1 << 20 else v)
+        return out
+
+    def over_max(self):
+        """A WRITE_REG with one value over its register's maximum (and LEARN maybe 1)."""
+        i = self.limited[self.r(0, len(self.limited) - 1)]
+        addr = self.r(self.rw[0], i)
+        n = self.r(i - addr + 1, self.rw[-1] - addr + 1)
+        vals = self.reg_values(addr, n)
+        learn = P.register_map(self.g)["LEARN"]
+        if addr <= learn < addr + n:
+            vals[learn - addr] = self.r(0, 1)
+        top = P.REGISTER_MAX[self.regs[i].name]
+        vals[i - addr] = [top + 1, 0xFFFF_FFFF, self.r(top + 1, 0xFFFF_FFFF)][self.r(0, 2)]
+        return self.body(C.WRITE_REG, dict(addr=addr), _u32s(vals))
 
     # -- malformed requests -----------------------------------------------------
 
@@ -156,6 +197,10 @@ class Fuzzer:
             ),
             lambda: self.body(C.WRITE_REG, dict(addr=self.rw[-1]), b"\x00" * 8),
             lambda: self.body(C.WRITE_REG, dict(addr=r(nregs, 0xFFFF)), b"\x00" * 4),
+            lambda: self.over_max(),
+            lambda: self.body(
+                C.SEED, dict(core=r(g.cores, 0xFFFF), seed=int(self.rng.integers(0, 1 << 32)))
+            ),
             lambda: self.mem_bad(),
             lambda: self.body(C.READ_EVENTS, dict(max=0)),
             lambda: self.body(
@@ -323,6 +368,37 @@ class UartTB:
             fail(self.result, f"{what}: {len(self.got)} responses, expected {n}")
 
 
+def _u32s(values) -> bytes:
+    return b"".join(int(v).to_bytes(4, "little") for v in values)
+
+
+async def watch_strobes(dut, seeds: list, restarts: list):
+    """Record the UART block's learning strobes to the chip (module docstring).
+
+    ``seeds`` gets (core, seed, width_ok) per ``seed_we`` pulse, ``restarts``
+    width_ok per ``episode_restart`` pulse; width_ok: low again one clock later.
+    """
+    link = dut.link
+
+    async def watch(strobe, record, sample):
+        while True:
+            await RisingEdge(strobe)
+            await ReadOnly()
+            got = sample()
+            await RisingEdge(dut.clk)
+            await ReadOnly()
+            record.append((*got, not strobe.value))
+
+    cocotb.start_soon(
+        watch(
+            link.chip__seed_we,
+            seeds,
+            lambda: (int(link.chip__seed_core.value), int(link.chip__seed.value)),
+        )
+    )
+    cocotb.start_soon(watch(link.chip__episode_restart, restarts, lambda: ()))
+
+
 def mask_timing(regs, addr, data):
     """Zero the timing registers in READ_REG data from ``addr``."""
     words = [data[i : i + 4] for i in range(0, len(data), 4)]
@@ -343,6 +419,8 @@ async def fuzz(dut):
     regs = P.registers(g)
     tb = UartTB(dut, g, link, result)
     await tb.start()
+    seeds, restarts = [], []
+    await watch_strobes(dut, seeds, restarts)
     fz = Fuzzer(g, rng, model)
     expected = []  # (request body, model response body)
     shadow = {}  # (core, region, index) -> word, from valid writes only
@@ -419,6 +497,66 @@ async def fuzz(dut):
         check_new(what)
         return bodies
 
+    async def request(cmd, args=None, payload=b""):
+        """One request (checked against the model too); returns (status, data)."""
+        body = P.request(cmd, 5, args, payload)
+        (resp,) = await run_parts([framed(body)], f"directed {cmd.name}")
+        return resp[2], resp[3:-2]
+
+    addr = P.register_map(g)
+
+    async def read(name, n=1):
+        st, data = await request(C.READ_REG, dict(addr=addr[name], count=n))
+        return [int.from_bytes(data[i : i + 4], "little") for i in range(0, len(data), 4)]
+
+    async def write(name, values):
+        return (await request(C.WRITE_REG, dict(addr=addr[name]), _u32s(values)))[0]
+
+    def expect(cond, what):
+        if not cond:
+            fail(result, f"directed learning sequence: {what}")
+
+    async def learning_link():
+        """The directed sequence of the module docstring."""
+        tops = list(P.REGISTER_MAX.values())
+        cfg = [1, tops[1], 12345, 1, 3]  # LEARN 1 is harmless while no tick runs
+        expect(await write("LEARN", cfg) == S.OK, "write LEARN..EPISODE")
+        expect(await read("LEARN", len(cfg)) == cfg, "LEARN..EPISODE read back")
+        cfg[0] = 0
+        expect(await write("LEARN", [0]) == S.OK, "LEARN 0")
+        expect(await read("PHASE") == [0], "PHASE 0 after writing EPISODE")
+        for want in (1, 2, 0, 1):  # ticks modulo EPISODE = 3
+            expect((await request(C.STEP, dict(ticks=1)))[0] == S.OK, "STEP")
+            expect(await read("PHASE") == [want], f"PHASE {want} after a tick")
+        expect(await write("EPISODE", [3]) == S.OK, "EPISODE unchanged")
+        expect(await read("PHASE") == [0], "PHASE restarted by writing EPISODE (unchanged)")
+        await request(C.STEP, dict(ticks=2))
+        expect(await read("PHASE") == [2], "PHASE 2 two ticks after the restart")
+        before = [0xC0FFEE, 77] + cfg
+        expect(await write("SCRATCH", before) == S.OK, "write SCRATCH..EPISODE")
+        await request(C.STEP, dict(ticks=1))
+        for i, name in enumerate(P.REGISTER_MAX):
+            vals = [1, 2] + cfg
+            vals[2 + i] = P.REGISTER_MAX[name] + 1
+            st = await write("SCRATCH", vals)
+            expect(st == S.BAD_ADDRESS, f"{name} over its maximum: status {st}")
+            st = await write(name, [0xFFFF_FFFF])
+            expect(st == S.BAD_ADDRESS, f"{name} = 0xFFFFFFFF: status {st}")
+        expect(await read("SCRATCH", len(before)) == before, "refused writes changed registers")
+        expect(await read("PHASE") == [1], "refused writes restarted the episode")
+        expect(await write("LEARN", [0, *tops[1:]]) == S.OK, "the maxima are accepted")
+        expect(await read("LEARN", len(tops)) == [0, *tops[1:]], "maxima read back")
+        cases = [(0, 0, S.OK), (g.cores - 1, 0xDEADBEEF, S.OK)]
+        cases += [(g.cores, 1, S.BAD_ADDRESS), (0xFFFF, 1, S.BAD_ADDRESS)]
+        for core, seed, want in cases:
+            st = (await request(C.SEED, dict(core=core, seed=seed)))[0]
+            expect(st == want, f"SEED core {core}: status {st}, expected {want}")
+        await request(C.STEP, dict(ticks=2))
+        expect(await read("PHASE") == [2], "PHASE 2 with EPISODE 65535")
+        expect((await request(C.RESET))[0] == S.OK, "RESET")
+        expect(await read("PHASE") == [0], "PHASE 0 after RESET")
+        expect(await read("LEARN", len(tops)) == [0, *tops[1:]], "RESET kept the registers")
+
     # Load a random network through the link, so there is state to protect.
     net = random_network(g, seed)
     for c in range(g.cores):
@@ -437,6 +575,8 @@ async def fuzz(dut):
                 await run_parts([framed(body)], f"load core {c} {reg.name}")
                 for j, w in enumerate(chunk):
                     shadow[c, int(reg), i + j] = w
+
+    await learning_link()
 
     timeouts_expected = 0
     done = malformed = 0
@@ -506,6 +646,22 @@ async def fuzz(dut):
                             first = (c, reg.name, i + j, w, shadow.get((c, int(reg), i + j), 0))
     if mismatches:
         fail(result, f"{mismatches} memory words differ from the valid writes; first {first}")
+    # The strobes to the chip: one per request answered OK, one clock wide.
+    want_seeds, want_restarts = [], 0
+    episode = addr["EPISODE"]
+    for req, resp in expected:
+        if resp[2] != S.OK:
+            continue
+        if req[0] == C.SEED:
+            a = int.from_bytes(req[2:8], "little")
+            want_seeds.append(((a & 0xFFFF) % (1 << g.core_bits), a >> 16))
+        if req[0] == C.WRITE_REG:
+            first = int.from_bytes(req[2:4], "little")
+            want_restarts += first <= episode < first + (len(req) - 6) // 4
+    if [s[:2] for s in seeds] != want_seeds or not all(s[2] for s in seeds):
+        fail(result, f"seed strobes {seeds[:8]}... differ from the SEEDs {want_seeds[:8]}...")
+    if len(restarts) != want_restarts or not all(w for (w,) in restarts):
+        fail(result, f"{len(restarts)} episode restarts for {want_restarts} writes of EPISODE")
     statuses = {}
     for _, resp in expected:
         name = S(resp[2]).name
@@ -524,6 +680,8 @@ async def fuzz(dut):
                 "timeouts_expected": timeouts_expected,
                 "events": len(events["rtl"]),
                 "framing_errors": int(model.values["FRAMING_ERRORS"]),
+                "seeds": len(seeds),
+                "restarts": len(restarts),
             },
             f,
         )

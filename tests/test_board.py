@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from spikeloom import protocol as P
-from spikeloom.defs import Geometry, Region, pack_array
+from spikeloom.defs import PRNG_RESET, PROB_ONE, Geometry, LearnConfig, Region, pack_array
 from spikeloom.host.board import Board, BoardError
 from spikeloom.host.transport import (
     SIM_GEOMETRY,
@@ -137,6 +137,76 @@ def test_registers_read_write_and_read_only_refused(board):
         board.read_regs(len(board.register_names))
 
 
+def test_learning_parameters_phase_and_seeds(board):
+    chip = board.transport.model.chip
+    assert board.learning() == LearnConfig() and board.phase() == 0
+    cfg = board.set_learning(p_plus=0.1, p_minus=0.05, p_grow=1.0, episode=4)
+    assert cfg == LearnConfig(learn=1, p_plus=6554, p_minus=3277, p_grow=PROB_ONE, episode=4)
+    assert board.learning() == cfg and chip.learn_cfg == cfg
+    assert board.read_regs("LEARN", 5) == [1, 6554, 3277, PROB_ONE, 4]
+    board.step(3)
+    assert board.phase() == 3
+    board.step(1)
+    assert board.phase() == 0  # episodes of 4 ticks
+    board.step(2)
+    board.restart_episode()
+    assert board.phase() == 0 and board.learning() == cfg
+    off = LearnConfig(p_plus=PROB_ONE, episode=7)
+    assert board.set_learning(off) == off and board.learning() == off
+
+    # Out of range: refused by the host before anything is sent...
+    sent = board.registers()["FRAMES_OK"]
+    with pytest.raises(BoardError, match=r"p_plus = 1\.5: a probability, 0 \.\. 1"):
+        board.set_learning(p_plus=1.5)
+    with pytest.raises(BoardError, match=r"episode = 65536: 0 \.\. 65535 ticks"):
+        board.set_learning(episode=65536)
+    with pytest.raises(BoardError, match=r"seed 4294967296: 0 \.\. 2\*\*32-1"):
+        board.seed(0, 1 << 32)
+    with pytest.raises(BoardError, match="core 1: the device has cores 0..0"):
+        board.seed(1, 5)
+    assert board.registers()["FRAMES_OK"] == sent + 1  # the read before
+    # ... and by the device, register by register: nothing of the request is written.
+    board.step(1)
+    with pytest.raises(
+        BoardError,
+        match=r"WRITE_REG SCRATCH..EPISODE \(addresses \d+..\d+\): BAD_ADDRESS .*: "
+        r"P_GROW = 65537 is over its maximum 65536",
+    ):
+        board.write_regs("SCRATCH", [1, 2, 1, 0, 0, PROB_ONE + 1, 0])
+    with pytest.raises(BoardError, match="LEARN = 2 is over its maximum 1"):
+        board.write_regs("LEARN", 2)
+    assert board.learning() == off and board.read_regs("SCRATCH") == [0]
+    assert board.phase() == 1  # not restarted either
+    assert board.registers()["BAD_ADDRESS"] == 2
+
+    # Seeds reach the generators (0 seeds the reset value); RESET restarts them
+    # and the episode, and keeps the parameters.
+    board.seed(0, 12345)
+    assert chip.learners[0].prng == 12345
+    board.seed(0, 0)
+    assert chip.learners[0].prng == PRNG_RESET
+    board.seed(0, 99)
+    board.reset()
+    assert chip.learners[0].prng == PRNG_RESET
+    assert board.phase() == 0 and board.learning() == off
+
+
+def test_seeding_every_core():
+    with Board(GoldenTransport(TWO_CORES)) as board:
+        learners = board.transport.model.chip.learners
+        assert board.seed_cores(0xFFFF_FFFF) == [0xFFFF_FFFF, 0]  # seed + core, wrapping
+        assert [lr.prng for lr in learners] == [0xFFFF_FFFF, PRNG_RESET]
+        assert board.seed_cores([7, 8]) == [7, 8]
+        assert [lr.prng for lr in learners] == [7, 8]
+        with pytest.raises(BoardError, match="3 seeds for the device's 2 cores"):
+            board.seed_cores([1, 2, 3])
+        with pytest.raises(BoardError, match="core 2: the device has cores 0..1"):
+            board.seed(2, 1)
+        # The device refuses a core that does not exist too.
+        r = board.send_raw(P.frame(P.request(P.Command.SEED, 1, {"core": 2, "seed": 1})))
+        assert r.status == P.Status.BAD_ADDRESS and [lr.prng for lr in learners] == [7, 8]
+
+
 def test_every_region_written_and_read_back():
     net = random_network(TWO_CORES, 11)
     with Board(GoldenTransport(TWO_CORES)) as board:
@@ -193,7 +263,7 @@ def test_error_in_a_pipeline_names_the_frame_and_keeps_the_link_in_step():
         with pytest.raises(
             BoardError,
             match=rf"WRITE_MEM core 0 CROSSBAR index {2 * per}..{3 * per - 1}: BAD_ADDRESS "
-            r"\(register, core, region, index, event or word padding out of range\)",
+            r"\(register, core, region, index, event, word padding or value out of range\)",
         ):
             board.write_mem(0, Region.CROSSBAR, 0, words)
         # The frames before it were written, the bad one not at all (frames

@@ -129,14 +129,52 @@ def test_load_status_read_and_write_on_a_served_device(tmp_path, network):
         assert "count=5 sign=1" in lines[0] and "row 0 col 3" in lines[0]
         assert "count=2 sign=0" in lines[1]
 
+        # Learning: parameters not given are kept; --off keeps the probabilities.
+        r = run("learn", "--p-plus", "0.5", "--episode", "5", "--seed", "9", "--port", url)
+        assert r.returncode == 0, r.stderr
+        assert "learning on" in r.stdout and "seeded core 0 with 9" in r.stdout
+        r = run("learn", "--off", "--p-grow", "1", "--port", url)
+        assert r.returncode == 0, r.stderr
+        assert "learning off" in r.stdout
+        assert re.search(r"p_plus\s+0\.5 \(32768/65536\)", r.stdout)
+        assert re.search(r"p_grow\s+1 \(65536/65536\)", r.stdout)
+        assert re.search(r"episode\s+5 ticks", r.stdout)
+        r = run("read", "reg", "LEARN", "--count", "5", "--port", url)
+        assert r.returncode == 0, r.stderr
+        values = [int(line.split()[2]) for line in r.stdout.splitlines()]
+        assert values == [0, 32768, 0, 65536, 5]
+        r = run("write", "reg", "P_MINUS", "65537", "--port", url)
+        assert failed(r, "BAD_ADDRESS", "P_MINUS = 65537 is over its maximum 65536")
+
         r = run("status", "--port", url)
         assert r.returncode == 0, r.stderr
         assert re.search(r"SCRATCH\s*│\s*4660", r.stdout)
-        assert re.search(r"BAD_ADDRESS\s*│\s*1\s", r.stdout)
+        assert re.search(r"BAD_ADDRESS\s*│\s*2\s", r.stdout)
+        assert re.search(r"P_PLUS\s*│\s*32768", r.stdout)
         assert re.search(r"FRAMES_OK\s*│\s*\d+", r.stdout)
     finally:
         serve.terminate()
         serve.wait(10)
+
+
+def test_learn_sets_and_shows_learning_and_names_bad_values():
+    r = run("learn", "--p-plus", "0.1", "--p-minus", "0.05", "--p-grow", "0.02",
+            "--episode", "20", "--seed", "1")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "the golden model: learning on"
+    assert re.search(r"p_plus\s+0\.100006 \(6554/65536\)", r.stdout)
+    assert re.search(r"p_minus\s+0\.0500031 \(3277/65536\)", r.stdout)
+    assert re.search(r"p_grow\s+0\.0200043 \(1311/65536\)", r.stdout)
+    assert re.search(r"episode\s+20 ticks", r.stdout) and re.search(r"phase\s+0 ", r.stdout)
+    assert lines[-1] == "seeded core 0 with 1"
+    assert "lives only as long as this command" in r.stderr
+    r = run("learn")
+    assert r.returncode == 0 and "learning off" in r.stdout and "(no episodes)" in r.stdout
+    assert failed(run("learn", "--p-plus", "1.5"), "--p-plus", "1.5 is not in the range")
+    assert failed(run("learn", "--episode", "65536"), "--episode", "65536 is not in the range")
+    assert failed(run("learn", "--seed", "1", "--core", "1"), "core 1: the device has cores 0..0")
+    assert failed(run("learn", "--core", "0"), "give --seed too")
 
 
 def test_read_mem_decodes_fields_and_names_bad_regions():

@@ -4,7 +4,8 @@
 seeds of 5,000; 200 on Icarus) interleaved with valid requests, line breaks
 and idle gaps in mid-frame, and checks every response byte for byte against
 ``sim/uart.py``, that nothing hangs, and that memories hold exactly what the
-valid writes put there.
+valid writes put there; a directed sequence first checks the learning
+registers, PHASE, SEED and their strobes to the chip.
 Replay a failure with ``SPIKELOOM_SEED=<seed> pytest tests/test_uart.py``.
 """
 
@@ -61,6 +62,8 @@ def test_uart_fuzz(design, simulator, part):
     assert verdict["ok"], f"seed {seed}: {verdict['message']}"
     assert verdict["cocotb_failed"] == 0 and verdict["cocotb_tests"] == 1
     assert verdict["malformed"] >= items and verdict["items"] > verdict["malformed"]
+    # The directed learning sequence's SEEDs and EPISODE writes at least.
+    assert verdict["seeds"] >= 2 and verdict["restarts"] >= 4
     if simulator != "verilator":
         return  # a short run: agreement with the golden model is the whole check
     kinds = verdict["kinds"]
