@@ -15,27 +15,36 @@ first neuron to fire on held-out presentations (fresh jitter and noise)
 gives the answer. Reversed sequences (C→B→A, D→B→A) measure whether order
 matters.
 
-Everything that reaches the core is in :func:`build`'s :class:`Replay`:
-initial configuration, generator seed, per-tick inputs, learning
-parameters, episode phases, and the ticks before which the host zeroes
-every neuron's state. :func:`replay` runs it on the golden model; a
-cocotb test can feed the same sequence to the RTL (see ``Replay``).
+Everything that reaches the core during training is in :func:`build`'s
+:class:`~examples.common.Replay`: initial configuration, generator seed,
+per-tick inputs, learning registers, episode phases, and the ticks before
+which the host zeroes every neuron's state. :func:`examples.common.replay`
+runs it on the golden model; a cocotb test can feed the same sequence to
+the RTL. docs/learning.md describes the experiment and its results.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from spikeloom.defs import Geometry, LearnConfig, Model, next_phase
-from spikeloom.sim.core import CoreModel
-
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: make ``examples`` importable
+    sys.path.insert(0, str(ROOT))
+
+from examples.common import Replay, replay, zero_state  # noqa: E402
+from spikeloom.defs import Geometry, LearnConfig, Model, next_phase  # noqa: E402
+from spikeloom.sim.core import CoreModel  # noqa: E402
+from spikeloom.sim.learning import LearnStats  # noqa: E402
+
+__all__ = ["Config", "CONFIG", "SEED", "build", "initial_core", "evaluate", "run", "plot"]
+
 LETTERS = "ABCD"
 SEQUENCES = ("ABC", "ABD")
 REVERSED = ("CBA", "DBA")
@@ -46,31 +55,31 @@ SEED = 1
 class Config:
     """Every parameter of the experiment (the defaults are the documented run)."""
 
-    # Geometry: 8 neurons, 32 axons (4 letters x 8 axons), 4-bit counts.
+    # Geometry: 8 neurons, 64 axons (4 letters x 16 axons), 6-bit counts.
     neurons: int = 8
-    axons_per_letter: int = 8
-    count_bits: int = 4
+    axons_per_letter: int = 16
+    count_bits: int = 6
     potential_bits: int = 12
-    history: int = 16
+    history: int = 28
     # Stimulus
-    spacing: int = 4  #: ticks between letters
+    spacing: int = 8  #: ticks between letters (A at tick 0, B at 8, C/D at 16)
     jitter: int = 1  #: B and C/D move by -jitter .. +jitter ticks
-    period: int = 16  #: ticks per presentation
+    period: int = 28  #: ticks per presentation
     quiet: int = 2  #: last ticks of a presentation without input
     noise: float = 0.001  #: probability of a noise spike per axon and tick
     dropout: float = 0.0  #: probability that one axon of a letter misses its spike
-    episode: int = 10  #: E; the host restarts the episode at every presentation
+    episode: int = 18  #: E; the host restarts the episode at every presentation
     # Neurons (COUNTER, all alike)
-    threshold: int = 191
-    window: int = 14
-    inhibition: int = 15  #: preset count of the inhibitory recurrent entries
+    threshold: int = 734
+    window: int = 26
+    inhibition: int = 63  #: preset count of the inhibitory recurrent entries
     # Learning: a growth phase, then a consolidation phase without growth.
-    grow_presentations: int = 150
-    settle_presentations: int = 100
+    grow_presentations: int = 170
+    settle_presentations: int = 60
     p_plus: float = 0.0
-    p_minus: float = 0.1
-    p_grow: float = 0.4
-    settle_p_minus: float = 0.1
+    p_minus: float = 0.2
+    p_grow: float = 1.0
+    settle_p_minus: float = 0.2
     # Evaluation
     label_presentations: int = 100  #: per sequence
     test_presentations: int = 200  #: per sequence
@@ -91,32 +100,6 @@ class Config:
 CONFIG = Config()
 
 
-@dataclass
-class Replay:
-    """A training run, tick by tick, as the host drives the chip.
-
-    To replay it on the RTL: load ``model``'s crossbar, parameters and
-    state (all zero) through the configuration port, seed the core's
-    generator with ``seed_word``, then for each tick t: if t is in
-    ``resets``, write state word 0 to every neuron; apply ``configs[t]``
-    (the learning registers; ``phases[t]`` is the episode phase the chip's
-    counter reaches, since E = ``period`` and every presentation starts at
-    a multiple of it); inject ``inputs[t]``; run the tick. Spikes, states
-    and the crossbar must match :func:`replay`'s model after every tick.
-    """
-
-    geometry: Geometry
-    model: CoreModel  #: the initial configuration (learner seeded)
-    seed_word: int
-    configs: list[LearnConfig]
-    inputs: list[list[int]]
-    phases: list[int]
-    resets: set[int] = field(default_factory=set)
-    restarts: set[int] = field(default_factory=set)  #: ticks whose episode restarts
-    sequences: list[str] = field(default_factory=list)  #: one per presentation
-    period: int = 12
-
-
 def letter_axons(letter: str, cfg: Config = CONFIG) -> list[int]:
     m = cfg.axons_per_letter
     k = LETTERS.index(letter)
@@ -131,11 +114,10 @@ def presentation(rng: np.random.Generator, seq: str, cfg: Config = CONFIG) -> li
         if k > 0:
             t += int(rng.integers(-cfg.jitter, cfg.jitter + 1))
         axons = letter_axons(letter, cfg)
-        keep = rng.random(len(axons)) >= cfg.dropout
-        ticks[t].update(a for a, k in zip(axons, keep) if k)
-    axons = 4 * cfg.axons_per_letter
+        kept = rng.random(len(axons)) >= cfg.dropout
+        ticks[t].update(a for a, keep in zip(axons, kept) if keep)
     for t in range(cfg.period - cfg.quiet):
-        ticks[t].update(np.flatnonzero(rng.random(axons) < cfg.noise).tolist())
+        ticks[t].update(np.flatnonzero(rng.random(4 * cfg.axons_per_letter) < cfg.noise).tolist())
     return [sorted(s) for s in ticks]
 
 
@@ -176,7 +158,12 @@ def _sequence_ticks(rng, seqs, cfg):
 
 
 def build(seed: int = SEED, cfg: Config = CONFIG) -> Replay:
-    """The training run of seed ``seed``: see :class:`Replay`."""
+    """The training run of seed ``seed`` (see :class:`examples.common.Replay`).
+
+    ``grow_presentations`` presentations with growth, then
+    ``settle_presentations`` without; a sequence is drawn at random for each
+    (``info["sequences"]``). Ticks ``k * period`` start presentation k.
+    """
     rng = np.random.default_rng([seed, 0xABC])
     n = cfg.grow_presentations + cfg.settle_presentations
     seqs = [SEQUENCES[i] for i in rng.integers(0, 2, n)]
@@ -198,39 +185,17 @@ def build(seed: int = SEED, cfg: Config = CONFIG) -> Replay:
             phase = 0
         phases.append(phase)
         phase = next_phase(phase, c.episode)
-    model = initial_core(cfg, seed)
     return Replay(
         geometry=cfg.geometry,
-        model=model,
+        model=initial_core(cfg, seed),
         seed_word=seed_word(seed),
         configs=configs,
         inputs=inputs,
         phases=phases,
         resets=resets,
         restarts=restarts,
-        sequences=seqs,
-        period=cfg.period,
+        info={"sequences": seqs, "period": cfg.period},
     )
-
-
-def zero_state(core: CoreModel):
-    for v in core.state.values():
-        v[:] = 0
-
-
-def replay(r: Replay, ticks: int | None = None, model: CoreModel | None = None):
-    """Run the first ``ticks`` ticks of ``r`` (all by default) on the golden
-    model (``r.model`` itself unless ``model`` is given). Returns the model
-    and the (ticks, N) spike raster."""
-    core = r.model if model is None else model
-    t_end = len(r.inputs) if ticks is None else min(ticks, len(r.inputs))
-    spikes = np.zeros((t_end, r.geometry.neurons), dtype=bool)
-    for t in range(t_end):
-        if t in r.resets:
-            zero_state(core)
-        core.learn_cfg = r.configs[t]
-        spikes[t], _ = core.tick(r.inputs[t], phase=r.phases[t])
-    return core, spikes
 
 
 def respond(core: CoreModel, rng, seqs, cfg: Config = CONFIG):
@@ -304,7 +269,8 @@ def letter_weights(core: CoreModel, cfg: Config = CONFIG) -> np.ndarray:
 def run(seed: int = SEED, cfg: Config = CONFIG, plots: bool = False) -> dict:
     r = build(seed, cfg)
     t0 = time.perf_counter()
-    core, spikes = replay(r)
+    stats = LearnStats()
+    core, spikes = replay(r, stats=stats)
     seconds = time.perf_counter() - t0
     res = evaluate(core, seed, cfg)
     res.update(
@@ -316,6 +282,7 @@ def run(seed: int = SEED, cfg: Config = CONFIG, plots: bool = False) -> dict:
         synapses=int((core.count != 0).sum()),
         axon_synapses=int((core.count[core.g.neurons :] != 0).sum()),
         letter_weights=letter_weights(core, cfg).tolist(),
+        learn_stats=asdict(stats),
         geometry=cfg.geometry.as_dict(),
         config=asdict(cfg),
     )
@@ -324,22 +291,138 @@ def run(seed: int = SEED, cfg: Config = CONFIG, plots: bool = False) -> dict:
     return res
 
 
-def plot(core, res, seed, cfg, out=ROOT / "docs" / "learning-abc.png"):  # pragma: no cover
-    pass
+def plot(core: CoreModel, res: dict, seed: int = SEED, cfg: Config = CONFIG, out=None):
+    """The learned crossbar and the rasters of three test presentations."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out or ROOT / "docs" / "learning-abc.png")
+    n, m = core.g.neurons, cfg.axons_per_letter
+    labels = res["labels"]
+    names = [f"n{j}\n{SEQUENCES[lab] if lab >= 0 else '-'}" for j, lab in enumerate(labels)]
+    fig = plt.figure(figsize=(13, 6.2))
+    grid = fig.add_gridspec(2, 3, width_ratios=[1.25, 1, 1], height_ratios=[1, 1])
+
+    ax = fig.add_subplot(grid[:, 0])
+    w = core.weights.astype(int)
+    lim = max(1, int(np.abs(w[n:]).max()))
+    im = ax.imshow(
+        np.clip(w, -lim, lim),
+        aspect="auto",
+        cmap="RdBu_r",
+        vmin=-lim,
+        vmax=lim,
+        interpolation="nearest",
+    )
+    ax.set_xticks(range(n), names, fontsize=8)
+    ticks = [n // 2] + [n + k * m + m // 2 for k in range(4)]
+    ax.set_yticks(ticks, ["recurrent\n(inhib.)"] + [f"axons {c}" for c in LETTERS], fontsize=8)
+    for y in [n - 0.5] + [n + k * m - 0.5 for k in range(1, 4)]:
+        ax.axhline(y, color="k", lw=0.6)
+    ax.set_title(
+        f"Learned crossbar (signed weight; inhibition −{int(-w[:n].min())} clipped)", fontsize=9
+    )
+    fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
+
+    rng = np.random.default_rng([seed, 0x9107])
+    shows = ["ABC", "ABD", "CBA", "DBA"]
+    rasters, inputs = respond(core, rng, shows, cfg)
+    colors = dict(zip(LETTERS, ["tab:blue", "tab:orange", "tab:green", "tab:red"]))
+    for k, (seq, raster) in enumerate(zip(shows, rasters)):
+        ax = fig.add_subplot(grid[k // 2, 1 + k % 2])
+        for t in range(cfg.period):
+            for a in inputs[k * cfg.period + t]:
+                ax.plot(t, -1 - a * 8 / (4 * m), ".", ms=2.5, color=colors[LETTERS[a // m]])
+        ts, js = np.nonzero(raster)
+        for t, j in zip(ts, js):
+            lab = labels[j]
+            c = "tab:green" if lab == 0 else "tab:red" if lab == 1 else "gray"
+            ax.plot(t, j, "s", ms=6, color=c)
+        ax.set_ylim(-10, n)
+        ax.set_xlim(-0.5, cfg.period - 0.5)
+        ax.set_yticks(
+            list(range(n)) + [-1 - 8 * (k2 * m + m / 2) / (4 * m) for k2 in range(4)],
+            [f"n{j}" for j in range(n)] + list(LETTERS),
+            fontsize=7,
+        )
+        ax.axvline(cfg.window - 0.5, color="gray", lw=0.5, ls=":")
+        ax.set_title(f"test {'→'.join(seq)}: spikes of ABC (green) / ABD (red) neurons", fontsize=8)
+        ax.set_xlabel("tick in presentation", fontsize=8)
+    fig.suptitle(
+        f"A→B→C vs A→B→D on one core (seed {seed}): discrimination "
+        f"{res['discrimination']:.3f}, reversed sequence fires its neurons "
+        f"{res['reversed_fires_own_neurons']:.3f}",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def sweep(seeds=range(1, 9), lengths=(110, 140, 170, 200, 230), cfg: Config = CONFIG):
+    """Discrimination and reversed-sequence firing against the length of the
+    growth phase, over several seeds (docs/learning.md)."""
+    from multiprocessing import Pool
+
+    jobs = [(seed, replace(cfg, grow_presentations=n)) for n in lengths for seed in seeds]
+    with Pool() as pool:
+        results = pool.starmap(run, jobs)
+    rows = []
+    for n in lengths:
+        rs = [r for r in results if r["config"]["grow_presentations"] == n]
+        d = [r["discrimination"] for r in rs]
+        v = [r["reversed_fires_own_neurons"] for r in rs]
+        rows.append(
+            {
+                "grow_presentations": n,
+                "train_ticks": rs[0]["train_ticks"],
+                "discrimination_mean": round(float(np.mean(d)), 3),
+                "discrimination_min": round(float(np.min(d)), 3),
+                "reversed_mean": round(float(np.mean(v)), 3),
+                "reversed_max": round(float(np.max(v)), 3),
+            }
+        )
+    return rows
+
+
+def summary(res: dict) -> str:
+    lw = np.array(res["letter_weights"])
+    lines = [
+        f"seed {res['seed']}: {res['train_ticks']} training ticks in {res['train_seconds']} s "
+        f"({res['ticks_per_s']} ticks/s), {res['axon_synapses']} axon synapses",
+        f"discrimination {res['discrimination']:.3f} (silent {res['silent']:.3f}); reversed "
+        f"sequence fires its neurons {res['reversed_fires_own_neurons']:.3f}, any neuron "
+        f"{res['reversed_fires_any']:.3f}",
+        "neuron  label  weight A  B  C  D",
+    ]
+    for j, lab in enumerate(res["labels"]):
+        name = SEQUENCES[lab] if lab >= 0 else "-"
+        lines.append(f"  n{j}    {name:4s}   " + " ".join(f"{int(w):2d}" for w in lw[:, j]))
+    return "\n".join(lines)
 
 
 def main(argv=None):  # pragma: no cover - command line
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--no-plots", action="store_true")
+    ap.add_argument("--json", action="store_true", help="print the full result as JSON")
+    ap.add_argument("--sweep", action="store_true", help="growth-phase length over seeds 1-8")
     ap.add_argument("--set", nargs="*", default=[], help="override Config fields: name=value")
     args = ap.parse_args(argv)
     cfg = CONFIG
     for kv in args.set:
         k, v = kv.split("=")
         cfg = replace(cfg, **{k: type(getattr(cfg, k))(v)})
+    if args.sweep:
+        for row in sweep(cfg=cfg):
+            print(json.dumps(row))
+        return
     res = run(args.seed, cfg, plots=not args.no_plots)
-    print(json.dumps({k: v for k, v in res.items() if k != "config"}, indent=1))
+    print(json.dumps(res, indent=1) if args.json else summary(res))
 
 
 if __name__ == "__main__":

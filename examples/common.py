@@ -1,0 +1,82 @@
+"""What the learning examples share: a training run as the host drives it.
+
+A :class:`Replay` holds everything that reaches one core during training,
+tick by tick, so the same run can be fed to the golden model
+(:func:`replay`) and to the RTL (a cocotb test loads ``model`` through the
+configuration port and follows the same steps).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spikeloom.defs import Geometry, LearnConfig
+from spikeloom.sim.core import CoreModel
+from spikeloom.sim.learning import LearnStats
+
+__all__ = ["Replay", "replay", "zero_state"]
+
+
+@dataclass
+class Replay:
+    """A training run, tick by tick, as the host drives the chip.
+
+    To replay it on the RTL: write ``model``'s crossbar, neuron parameters
+    and state (all zero) through the configuration port; seed the core's
+    learning generator with ``seed_word`` (SEED); then for each tick t:
+
+    1. if t is in ``resets``, write state word 0 to every neuron;
+    2. the learning registers hold ``configs[t]`` (LEARN, P_PLUS, P_MINUS,
+       P_GROW, EPISODE) and the tick runs at episode phase ``phases[t]``:
+       the chip's own phase counter gives exactly these when the host
+       writes EPISODE (which restarts the episode) before every tick in
+       ``restarts``; a core-level test can drive ``phases[t]`` directly;
+    3. inject ``inputs[t]`` (axon events of this core) and run the tick.
+
+    After every tick, spikes, neuron states and the crossbar must equal
+    those of :func:`replay` on a copy of ``model``.
+    """
+
+    geometry: Geometry
+    model: CoreModel  #: the initial configuration (learner already seeded)
+    seed_word: int  #: the value for the core's SEED command
+    configs: list[LearnConfig]
+    inputs: list[list[int]]
+    phases: list[int]
+    resets: set[int] = field(default_factory=set)  #: zero every state before these ticks
+    restarts: set[int] = field(default_factory=set)  #: episode restarts before these ticks
+    info: dict = field(default_factory=dict)  #: what the run shows (per presentation or sample)
+
+    def __len__(self):
+        return len(self.inputs)
+
+
+def zero_state(core: CoreModel):
+    """What the host's state writes of 0 do (every neuron, every field)."""
+    for v in core.state.values():
+        v[:] = 0
+
+
+def replay(
+    r: Replay,
+    ticks: int | None = None,
+    model: CoreModel | None = None,
+    stats: LearnStats | None = None,
+):
+    """Run the first ``ticks`` ticks of ``r`` (all by default) on the golden
+    model: ``r.model`` itself (it is trained in place) unless ``model`` is
+    given. Returns the model and the (ticks, N) bool spike raster; the learn
+    phases' counts are added to ``stats`` if given."""
+    core = r.model if model is None else model
+    t_end = len(r.inputs) if ticks is None else min(ticks, len(r.inputs))
+    spikes = np.zeros((t_end, r.geometry.neurons), dtype=bool)
+    for t in range(t_end):
+        if t in r.resets:
+            zero_state(core)
+        core.learn_cfg = r.configs[t]
+        spikes[t], _ = core.tick(r.inputs[t], phase=r.phases[t])
+        if stats is not None:
+            stats.add(core.learn_stats)
+    return core, spikes
