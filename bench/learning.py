@@ -247,10 +247,14 @@ def main(argv=None):
         digits_train_ticks=d["train_ticks"],
         digits_train_seconds=d["train_seconds"],
         digits_ticks_per_s=d["ticks_per_s"],
-        # TODO(RTL): clocks per STDP visit of the learning unit, measured on the
-        # RTL (hdl/learning.py); to be filled in from a cocotb measurement.
-        cycles_per_synapse_update=None,
     )
+    # The learn phase's clocks, measured on the RTL core (Verilator) while it
+    # replays the start of the digits training bit-exactly (bench/learning_rtl.py).
+    from learning_rtl import measure
+
+    rtl = measure("digits", ticks=RTL_TICKS)
+    res["rtl_replay"] = rtl
+    res["cycles_per_synapse_update"] = rtl["cycles_per_synapse_update"]
     res["bench_seconds"] = round(time.perf_counter() - t0, 1)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(res, indent=2) + "\n")
@@ -259,6 +263,10 @@ def main(argv=None):
         f"wrote {RESULTS.relative_to(ROOT)} and {TABLE.relative_to(ROOT)} "
         f"in {res['bench_seconds']} s"
     )
+
+
+#: Ticks of the digits training replayed on the RTL for the clock measurement.
+RTL_TICKS = 1500
 
 
 if __name__ == "__main__":
