@@ -30,8 +30,8 @@ into output and routed events).
 
 The ``cfg_*`` ports read and write one element (crossbar entry, neuron
 parameters, neuron state) of :class:`~spikeloom.defs.Region` per clock while
-``busy`` is low; read data is valid on ``cfg_rdata`` the clock after
-``cfg_re``.
+``busy`` is low; read data is valid on ``cfg_rdata`` while ``cfg_rvalid``
+is high (today the clock after ``cfg_re``).
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
@@ -67,6 +67,10 @@ def config_members(geometry: Geometry, *, region: bool = True, core: bool = Fals
             "cfg_we": In(1),
             "cfg_re": In(1),
             "cfg_rdata": Out(g.cfg_data_bits),
+            # High for one clock when cfg_rdata holds the element of the last
+            # cfg_re. The read latency is the block's own (at least 1 clock):
+            # a reader waits for this strobe instead of counting clocks.
+            "cfg_rvalid": Out(1),
         }
     )
     return members
@@ -230,6 +234,7 @@ class Core(wiring.Component):
         cfg_row = self.cfg_addr[g.neuron_bits :]
         lane_q = Signal(range(lanes))
         region_q = Signal(REGION_BITS)
+        m.d.sync += self.cfg_rvalid.eq(self.cfg_re)
         with m.If(self.cfg_re):
             m.d.sync += [lane_q.eq(cfg_lane), region_q.eq(self.cfg_region)]
         lane_en = Signal(lanes)

@@ -116,6 +116,7 @@ class Fanout(wiring.Component):
         cfg_entry = self.cfg_addr[:fan_bits] if fan > 1 else Const(0, 1)
         cfg_neuron = self.cfg_addr[fan_bits : fan_bits + max(1, g.neuron_bits)]
         entry_q = Signal(range(fan))
+        m.d.sync += self.cfg_rvalid.eq(self.cfg_re)
         with m.If(self.cfg_re):
             m.d.sync += entry_q.eq(cfg_entry)
         with m.If(self.busy):

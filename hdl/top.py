@@ -34,7 +34,8 @@ host events dropped because their core does not exist.
 
 Configuration: ``cfg_core`` selects the core; ``Region.ROUTES`` goes to its
 fan-out unit, the other regions to the core. Allowed while ``busy`` is low;
-``cfg_rdata`` is valid the clock after ``cfg_re``.
+``cfg_rdata`` is valid while ``cfg_rvalid`` is high (the selected unit's
+strobe; a reader waits for it rather than counting clocks).
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal
@@ -223,9 +224,15 @@ class Chip(wiring.Component):
             for c, (core, fan) in enumerate(zip(cores, fans)):
                 with m.Case(c):
                     with m.If(sel_routes):
-                        m.d.comb += self.cfg_rdata.eq(fan.cfg_rdata)
+                        m.d.comb += [
+                            self.cfg_rdata.eq(fan.cfg_rdata),
+                            self.cfg_rvalid.eq(fan.cfg_rvalid),
+                        ]
                     with m.Else():
-                        m.d.comb += self.cfg_rdata.eq(core.cfg_rdata)
+                        m.d.comb += [
+                            self.cfg_rdata.eq(core.cfg_rdata),
+                            self.cfg_rvalid.eq(core.cfg_rvalid),
+                        ]
         return m
 
 

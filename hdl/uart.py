@@ -718,8 +718,9 @@ class Link(wiring.Component):
                             m.next = "MEMWAIT"
             with m.State("MEMWAIT"):
                 mask = (Const(1, 64) << size_of[region[:2]]) - 1
-                m.d.sync += word.eq(self.chip.cfg_rdata & mask)
-                m.next = "SEND"
+                with m.If(self.chip.cfg_rvalid):
+                    m.d.sync += word.eq(self.chip.cfg_rdata & mask)
+                    m.next = "SEND"
             with m.State("SEND"):
                 last_word = widx == nwords - 1
                 m.d.comb += [

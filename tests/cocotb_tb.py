@@ -81,15 +81,25 @@ class HarnessTB:
         d.cfg_we.value = 0
 
     async def read_many(self, region, indices, core=None):
+        """Pipelined reads, one ``cfg_re`` per clock; data taken on ``cfg_rvalid``."""
         d = self.dut
+        indices = list(indices)
         out = []
         self._select(region, core)
-        d.cfg_re.value = 1
-        for i in indices:
-            d.cfg_addr.value = i
+        for clock in range(len(indices) + 16):
+            if clock < len(indices):
+                d.cfg_re.value = 1
+                d.cfg_addr.value = indices[clock]
+            else:
+                d.cfg_re.value = 0
             await self.cycle()
-            out.append(d.cfg_rdata.value.to_unsigned())
+            if d.cfg_rvalid.value:
+                out.append(d.cfg_rdata.value.to_unsigned())
+            if len(out) == len(indices):
+                break
         d.cfg_re.value = 0
+        if len(out) != len(indices):
+            raise Mismatch(f"{len(indices)} reads, {len(out)} cfg_rvalid strobes")
         return out
 
     async def send(self, stream, words, ready_follows_valid=False):

@@ -31,7 +31,11 @@ async def read(ctx, dut, core, region, index):
     ctx.set(dut.cfg_re, 1)
     await ctx.tick()
     ctx.set(dut.cfg_re, 0)
-    return ctx.get(dut.cfg_rdata)
+    for _ in range(8):
+        if ctx.get(dut.cfg_rvalid):
+            return ctx.get(dut.cfg_rdata)
+        await ctx.tick()
+    raise AssertionError("no cfg_rvalid within 8 clocks of cfg_re")
 
 
 async def send(ctx, dut, core, axon):
