@@ -1,25 +1,32 @@
-"""One neuron core: crossbar, input accumulators, neuron update, event lists.
+"""One neuron core: crossbar, input accumulators, neuron update pipeline, event lists.
 
 The core runs one tick per ``tick_start`` pulse (docs/semantics.md §3;
 golden model: ``sim/core.py``). It walks its N neurons in G = N / lanes
-groups. For each group it streams the active rows of this tick (recurrent
-spikes of the last tick, then axons with events) through a two-stage
-pipeline: list memory → crossbar word (``lanes`` entries) → ``lanes``
-accumulators, one row per clock. It then updates the group's neurons (three
-pipeline stages, ``hdl/neuron.py``) and queues their spikes, one per clock,
-into the next tick's recurrent list and onto ``spike_out``.
+groups of ``lanes`` columns, with two engines that overlap:
 
-Timing, with L active rows and S spikes in the tick::
+- the **row engine** streams the active rows of this tick (recurrent spikes
+  of the last tick, then axons with events) through a four-stage pipeline,
+  one row per clock: list memory → crossbar word (``lanes`` entries) →
+  registered word → ``lanes`` accumulators. When a group's rows are summed
+  it hands the sums to the update engine and starts the next group.
+- the **update engine** updates the handed-over group's neurons one per
+  clock: parameter and state memories one word per neuron (N deep), a
+  registered read, the neuron pipeline (``hdl/neuron.py``), the state
+  written back. Spikes leave on ``spike_out`` in increasing neuron order
+  and go into the next tick's recurrent list.
 
-    cycles per tick = 2 + sum over groups of (B + max(1, S_g)) + (stalls)
-    B = L + 5 if L > 0, else 4
+So ``lanes`` is only the crossbar word width (entries summed per clock); one
+more lane costs ``lanes`` accumulators and a wider mux, no block RAM.
 
-with S_g the spikes of group g. Per group: L row issues, two row-pipeline
-stages and the three stages of the neuron update (B), then one clock per
-spike, or one clock to find there is none. ``last_tick_cycles`` reports
-it; ``tick_cycles()`` computes it. Crossbar
-throughput during the row phase is ``lanes`` entries per clock. The tick
-stalls only on ``spike_out.ready``.
+Timing, with L active rows in the tick::
+
+    cycles per tick = r + (G - 1) * max(r, lanes) + lanes + UPDATE_STAGES + 3
+    r = L + ROW_STAGES if L > 0, else 1
+
+(``tick_cycles()``; ``last_tick_cycles`` reports it). Spikes cost no clock:
+the tick stalls only on ``spike_out.ready`` (the whole update pipeline holds
+while a spike waits). Crossbar throughput during the row phase is ``lanes``
+entries per clock.
 
 ``axon_in`` accepts one axon event per clock at any time except the first
 cycle of a tick; an event belongs to the next tick to start. Duplicate
@@ -31,10 +38,10 @@ into output and routed events).
 The ``cfg_*`` ports read and write one element (crossbar entry, neuron
 parameters, neuron state) of :class:`~spikeloom.defs.Region` per clock while
 ``busy`` is low; read data is valid on ``cfg_rdata`` while ``cfg_rvalid``
-is high (today the clock after ``cfg_re``).
+is high (the clock after ``cfg_re``).
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -42,9 +49,16 @@ from amaranth.lib.wiring import In, Out
 from spikeloom.defs import CORE_REGIONS, EPISODE_BITS, LEARN_LAYOUT, REGION_BITS, Geometry, Region
 
 from .learning import LearningUnit
-from .neuron import NeuronUpdate
+from .neuron import LATENCY, NeuronUpdate
 
-__all__ = ["Core", "config_members", "tick_cycles"]
+__all__ = ["Core", "config_members", "tick_cycles", "ROW_STAGES", "UPDATE_STAGES"]
+
+#: Clocks of a group's row phase beyond its L row issues: list read, crossbar
+#: read, registered word, accumulate.
+ROW_STAGES = 4
+#: Clocks from a neuron's issue to its state write: the read address, the
+#: registered memory outputs, then the neuron pipeline.
+UPDATE_STAGES = 2 + LATENCY
 
 
 def config_members(geometry: Geometry, *, region: bool = True, core: bool = False) -> dict:
@@ -76,23 +90,21 @@ def config_members(geometry: Geometry, *, region: bool = True, core: bool = Fals
     return members
 
 
-def tick_cycles(geometry: Geometry, active_rows: int, spikes) -> int:
+def tick_cycles(geometry: Geometry, active_rows: int, spikes=None) -> int:
     """Clock cycles of one tick without output stalls (the module docstring).
 
-    ``spikes`` is the tick's spike bit of every neuron, in neuron order.
+    ``spikes`` (the tick's spike bits) is accepted for callers that have it;
+    spikes cost no clock in this core.
     """
     g = geometry
-    per_group = [
-        sum(bool(x) for x in spikes[i : i + g.lanes]) for i in range(0, g.neurons, g.lanes)
-    ]
-    base = active_rows + 5 if active_rows else 4
-    return 2 + sum(base + max(1, s) for s in per_group)
+    r = active_rows + ROW_STAGES if active_rows else 1
+    return r + (g.groups - 1) * max(r, g.lanes) + g.lanes + UPDATE_STAGES + 3
 
 
 class Core(wiring.Component):
     """One spikeloom neuron core. See the module docstring for timing."""
 
-    #: The neuron update unit instantiated per lane (tests substitute mutants).
+    #: The neuron update pipeline (tests substitute mutants).
     neuron_cls = NeuronUpdate
     #: The learning unit (tests substitute mutants).
     learning_cls = LearningUnit
@@ -133,12 +145,9 @@ class Core(wiring.Component):
         m.submodules.xbar = xbar = Memory(
             shape=data.ArrayLayout(g.entry_layout, lanes), depth=g.rows * groups, init=[]
         )
-        m.submodules.params = params = Memory(
-            shape=data.ArrayLayout(g.params_layout, lanes), depth=groups, init=[]
-        )
-        m.submodules.state = state = Memory(
-            shape=data.ArrayLayout(g.state_layout, lanes), depth=groups, init=[]
-        )
+        # One word per neuron (as tinyODIN stores them): N deep, not lanes wide.
+        m.submodules.params = params = Memory(shape=g.params_layout, depth=g.neurons, init=[])
+        m.submodules.state = state = Memory(shape=g.state_layout, depth=g.neurons, init=[])
         # Event lists, double-buffered: bank `bank` is this tick's, the other
         # one collects the next tick's. Address = Cat(index, bank).
         m.submodules.rec_list = rec_list = Memory(
@@ -148,8 +157,8 @@ class Core(wiring.Component):
             shape=unsigned(max(1, g.axon_bits)), depth=2 * g.axons, init=[]
         )
         xbar_rd, xbar_wr = xbar.read_port(), xbar.write_port(granularity=1)
-        par_rd, par_wr = params.read_port(), params.write_port(granularity=1)
-        st_rd, st_wr = state.read_port(), state.write_port(granularity=1)
+        par_rd, par_wr = params.read_port(), params.write_port()
+        st_rd, st_wr = state.read_port(), state.write_port()
         rec_rd, rec_wr = rec_list.read_port(), rec_list.write_port()
         ax_rd, ax_wr = axon_list.read_port(), axon_list.write_port()
 
@@ -163,18 +172,6 @@ class Core(wiring.Component):
         swap = Signal()  # the first cycle of a tick: banks change hands
         cycles = Signal(32)
 
-        grp = Signal(range(groups))
-        idx = Signal(range(g.rows + 1))  # next row to issue within the group
-        loaded = Signal()  # state and params of `grp` are on the read ports
-        row_count = rec_len + ax_len
-        v1 = Signal()  # stage 1: list data on the read ports
-        v1_axon = Signal()
-        v2 = Signal()  # stage 2: crossbar word on the read port
-        acc = [Signal(data.signed(g.acc_bits), name=f"acc{i}") for i in range(lanes)]
-        spikes = Signal(lanes)
-        out_en = Signal(lanes)
-        learn_en = Signal(lanes)
-
         # -- axon events: any time but the swap cycle ------------------------
         ax = self.axon_in.payload
         m.d.comb += self.axon_in.ready.eq(~swap)
@@ -186,28 +183,98 @@ class Core(wiring.Component):
             ]
             m.d.sync += [next_ax_len.eq(next_ax_len + 1), seen.bit_select(ax, 1).eq(1)]
 
-        # -- row pipeline ----------------------------------------------------
+        # -- row engine: list -> crossbar word -> registered word -> accumulators
+        grp = Signal(range(groups))
+        idx = Signal(range(g.rows + 1))  # next row to issue within the group
+        row_count = rec_len + ax_len
         issue = Signal()
         issue_axon = idx >= rec_len
+        v1, v1_axon, v2, v3 = Signal(), Signal(), Signal(), Signal()
+        word = Signal(data.ArrayLayout(g.entry_layout, lanes))
+        acc = [Signal(signed(g.acc_bits), name=f"acc{i}") for i in range(lanes)]
         m.d.comb += [
             rec_rd.addr.eq(Cat(idx[: g.neuron_bits], bank)),
             ax_rd.addr.eq(Cat((idx - rec_len)[: g.axon_bits], bank)),
         ]
-        m.d.sync += [v1.eq(issue), v1_axon.eq(issue_axon), v2.eq(v1)]
+        m.d.sync += [v1.eq(issue), v1_axon.eq(issue_axon), v2.eq(v1), v3.eq(v2)]
         row = Mux(v1_axon, g.neurons + ax_rd.data, rec_rd.data)
-        # Stage 2 entries, weighted.
-        with m.If(v2):
+        # The crossbar output is registered before the adders (block-RAM
+        # outputs drive no logic directly: ECP5 timing).
+        m.d.sync += word.eq(xbar_rd.data)
+        with m.If(v3):
             for i in range(lanes):
-                e = xbar_rd.data[i]
+                e = word[i]
                 m.d.sync += acc[i].eq(acc[i] + Mux(e.sign, -e.count, e.count))
+        rows_drained = ~v1 & ~v2 & ~v3
 
-        # -- neuron update units ---------------------------------------------
-        units = []
-        for i in range(lanes):
-            u = self.neuron_cls(g)
-            m.submodules[f"neuron{i}"] = u
-            m.d.comb += [u.params.eq(par_rd.data[i]), u.state.eq(st_rd.data[i]), u.inp.eq(acc[i])]
-            units.append(u)
+        # -- update engine: one neuron per clock --------------------------------
+        m.submodules.neuron = nu = self.neuron_cls(g)
+        sums = [Signal(signed(g.acc_bits), name=f"sum{i}") for i in range(lanes)]
+        u_busy = Signal()  # a handed-over group still has neurons to issue
+        u_grp = Signal(range(groups))
+        u_lane = Signal(range(lanes))
+        adv = Signal()  # the pipeline advances (no spike waits for spike_out)
+        u_issue = u_busy & adv
+        u_last = u_issue & (u_lane == lanes - 1)
+        handoff = Signal()
+        n0 = Cat(u_lane, u_grp)
+        q0_valid, q0_tag = Signal(), Signal(max(1, g.neuron_bits))
+        q0_inp = Signal(signed(g.acc_bits))
+        q1_valid, q1_tag = Signal(), Signal(max(1, g.neuron_bits))
+        q1_inp = Signal(signed(g.acc_bits))
+        q1_par, q1_st = Signal(g.params_layout), Signal(g.state_layout)
+        with m.If(u_issue):
+            m.d.sync += u_lane.eq(u_lane + 1)
+            with m.If(u_last):
+                m.d.sync += u_busy.eq(0)
+        with m.If(handoff):
+            m.d.sync += [
+                u_busy.eq(1),
+                u_grp.eq(grp),
+                u_lane.eq(0),
+                *[s.eq(a) for s, a in zip(sums, acc)],
+                *[a.eq(0) for a in acc],
+            ]
+        with m.If(adv):
+            m.d.sync += [
+                q0_valid.eq(u_issue),
+                q0_tag.eq(n0),
+                q0_inp.eq(Array(sums)[u_lane]),
+                # Registered memory outputs.
+                q1_valid.eq(q0_valid),
+                q1_tag.eq(q0_tag),
+                q1_inp.eq(q0_inp),
+                q1_par.eq(par_rd.data),
+                q1_st.eq(st_rd.data),
+            ]
+        m.d.comb += [
+            par_rd.en.eq(adv),
+            st_rd.en.eq(adv),
+            nu.en.eq(adv),
+            nu.valid.eq(q1_valid),
+            nu.tag.eq(q1_tag),
+            nu.inp.eq(q1_inp),
+            nu.params.eq(q1_par),
+            nu.state.eq(q1_st),
+        ]
+        pipe_empty = ~u_busy & ~q0_valid & ~q1_valid & ~nu.busy
+
+        # -- spikes out, into the next tick's recurrent list -------------------
+        fire = Signal()
+        m.d.comb += [
+            self.spike_out.valid.eq(nu.spike),
+            self.spike_out.payload.neuron.eq(nu.o_tag),
+            self.spike_out.payload.output.eq(nu.o_output),
+            adv.eq(~(nu.spike & ~self.spike_out.ready)),
+            fire.eq(nu.spike & self.spike_out.ready),
+        ]
+        with m.If(fire):
+            m.d.comb += [
+                rec_wr.addr.eq(Cat(next_rec_len[: g.neuron_bits], ~bank)),
+                rec_wr.data.eq(nu.o_tag),
+                rec_wr.en.eq(1),
+            ]
+            m.d.sync += next_rec_len.eq(next_rec_len + 1)
 
         # -- learning unit (docs/semantics.md §6) ------------------------------
         m.submodules.learning = lu = self.learning_cls(g)
@@ -220,92 +287,47 @@ class Core(wiring.Component):
             lu.seed.eq(self.seed),
             lu.seed_we.eq(self.seed_we),
             lu.xb_rdata.eq(xbar_rd.data),
-            lu.par_learn.eq(Cat(*[par_rd.data[i].learn for i in range(lanes)])),
+            lu.par_learn.eq(par_rd.data.learn),
             # Every active row is issued once per group: mark it in group 0.
             lu.mark_en.eq(learning & v1 & (grp == 0)),
             lu.mark_row.eq(row),
+            lu.post_en.eq(learning & fire & nu.o_learn),
+            lu.post_neuron.eq(nu.o_tag),
         ]
 
-        # -- configuration port and read-address muxes ---------------------------
-        # Crossbar index = row * N + column, params/state index = neuron: the
-        # low neuron_bits select the lane and word the same way for all three.
-        cfg_lane = self.cfg_addr[:lane_bits]
+        self._config(m, xbar_rd, xbar_wr, par_rd, par_wr, st_rd, st_wr, nu, adv)
+        # Read addresses: the learning unit, the tick's engines, or the port.
         cfg_word = self.cfg_addr[lane_bits : g.neuron_bits]
         cfg_row = self.cfg_addr[g.neuron_bits :]
-        lane_q = Signal(range(lanes))
-        region_q = Signal(REGION_BITS)
-        m.d.sync += self.cfg_rvalid.eq(self.cfg_re)
-        with m.If(self.cfg_re):
-            m.d.sync += [lane_q.eq(cfg_lane), region_q.eq(self.cfg_region)]
-        lane_en = Signal(lanes)
-        m.d.comb += lane_en.eq(Const(1, lanes) << cfg_lane)
-
-        # One address for both crossbar ports (writes happen only while idle),
-        # so synthesis can map the crossbar to single-port RAM (UP5K SPRAM).
+        cfg_neuron = self.cfg_addr[: g.neuron_bits]
         xbar_addr = Signal.like(xbar_rd.addr)
-        # The read port holds its data on write cycles ("no change", as SPRAM does).
+        with m.If(in_learn):
+            m.d.comb += [xbar_addr.eq(lu.xb_addr), par_rd.addr.eq(lu.par_addr)]
+        with m.Elif(self.busy):
+            m.d.comb += [xbar_addr.eq(Cat(grp, row)), par_rd.addr.eq(n0), st_rd.addr.eq(n0)]
+        with m.Else():
+            m.d.comb += [
+                xbar_addr.eq(Cat(cfg_word, cfg_row)),
+                par_rd.addr.eq(cfg_neuron),
+                st_rd.addr.eq(cfg_neuron),
+            ]
+        # One address for both crossbar ports (writes happen only while idle or
+        # learning), so synthesis can map the crossbar to single-port RAM (UP5K
+        # SPRAM). The read port holds its data on write cycles, as SPRAM does.
         m.d.comb += [
             xbar_rd.addr.eq(xbar_addr),
             xbar_wr.addr.eq(xbar_addr),
             xbar_rd.en.eq(xbar_wr.en == 0),
         ]
         with m.If(in_learn):
-            m.d.comb += [xbar_addr.eq(lu.xb_addr), par_rd.addr.eq(lu.par_addr)]
-        with m.Elif(self.busy):
-            m.d.comb += [
-                xbar_addr.eq(Cat(grp, row)),
-                par_rd.addr.eq(grp),
-                st_rd.addr.eq(grp),
-            ]
-        with m.Else():
-            m.d.comb += [
-                xbar_addr.eq(Cat(cfg_word, cfg_row)),
-                par_rd.addr.eq(cfg_word),
-                st_rd.addr.eq(cfg_word),
-            ]
-        rd_elem = {
-            Region.CROSSBAR: xbar_rd.data[lane_q],
-            Region.PARAMS: par_rd.data[lane_q],
-            Region.STATE: st_rd.data[lane_q],
-        }
-        with m.Switch(region_q):
-            for region, elem in rd_elem.items():
-                with m.Case(region):
-                    m.d.comb += self.cfg_rdata.eq(elem.as_value())
-
-        def cfg_write(port, region, addr, layout, allowed):
-            if addr is not None:
-                m.d.comb += port.addr.eq(addr)
-            m.d.comb += [
-                port.data.eq(Cat(*[self.cfg_wdata[: layout.size]] * lanes)),
-                port.en.eq(Mux(allowed & self.cfg_we & (self.cfg_region == region), lane_en, 0)),
-            ]
-
-        with m.If(in_learn):
             m.d.comb += [
                 xbar_wr.data.eq(Cat(*[lu.xb_wdata.as_value()] * lanes)),
                 xbar_wr.en.eq(Mux(lu.xb_we, Const(1, lanes) << lu.xb_lane, 0)),
             ]
-        with m.Else():
-            cfg_write(xbar_wr, Region.CROSSBAR, None, g.entry_layout, ~self.busy)
-        cfg_write(par_wr, Region.PARAMS, cfg_word, g.params_layout, ~self.busy)
 
         # -- tick sequencer ------------------------------------------------
-        neuron_of = lambda lane: Cat(lane[:lane_bits], grp)  # noqa: E731
-
-        def next_group():
-            m.d.sync += [idx.eq(0), loaded.eq(0), *[a.eq(0) for a in acc]]
-            with m.If((grp == groups - 1) & learning):
-                m.next = "LEARN"
-            with m.Elif(grp == groups - 1):
-                m.next = "FINISH"
-            with m.Else():
-                m.d.sync += grp.eq(grp + 1)
-                m.next = "ROWS"
-
         with m.FSM(name="seq") as fsm:
             with m.State("IDLE"):
-                cfg_write(st_wr, Region.STATE, cfg_word, g.state_layout, 1)
                 with m.If(self.tick_start):
                     m.d.sync += cycles.eq(1)
                     m.next = "START"
@@ -320,67 +342,27 @@ class Core(wiring.Component):
                     seen.eq(0),
                     grp.eq(0),
                     idx.eq(0),
-                    loaded.eq(0),
                     *[a.eq(0) for a in acc],
                 ]
                 m.next = "ROWS"
             with m.State("ROWS"):
-                m.d.sync += loaded.eq(1)
                 with m.If(idx < row_count):
                     m.d.comb += issue.eq(1)
                     m.d.sync += idx.eq(idx + 1)
-                with m.Elif(loaded & ~v1 & ~v2):
-                    # Every row of this group is in the accumulators; the
-                    # neuron units' first stage registers them now.
-                    m.next = "UPDATE1"
-            with m.State("UPDATE1"):
-                m.next = "UPDATE2"
-            with m.State("UPDATE2"):
-                new_spikes = Cat(*[u.spike for u in units])
-                m.d.comb += [
-                    st_wr.addr.eq(grp),
-                    st_wr.data.eq(Cat(*[u.new_state.as_value() for u in units])),
-                    st_wr.en.eq(Const(-1, lanes)),
-                ]
-                m.d.sync += [
-                    spikes.eq(new_spikes),
-                    out_en.eq(Cat(*[par_rd.data[i].output for i in range(lanes)])),
-                    learn_en.eq(Cat(*[par_rd.data[i].learn for i in range(lanes)])),
-                ]
-                # Deciding here whether any neuron spiked would put the whole
-                # update on the sequencer's critical path: SPIKES decides.
-                m.next = "SPIKES"
-            with m.State("SPIKES"):
-                # Lowest pending spike first: increasing neuron order.
-                lane = Signal(range(lanes))
-                for i in reversed(range(lanes)):
-                    with m.If(spikes[i]):
-                        m.d.comb += lane.eq(i)
-                neuron = neuron_of(lane)
-                m.d.comb += [
-                    self.spike_out.valid.eq(spikes != 0),
-                    self.spike_out.payload.neuron.eq(neuron),
-                    self.spike_out.payload.output.eq(out_en.bit_select(lane, 1)),
-                ]
-                with m.If(spikes == 0):
-                    next_group()
-                with m.Elif(self.spike_out.ready):
-                    m.d.comb += [
-                        rec_wr.addr.eq(Cat(next_rec_len[: g.neuron_bits], ~bank)),
-                        rec_wr.data.eq(neuron),
-                        rec_wr.en.eq(1),
-                    ]
-                    m.d.sync += [
-                        next_rec_len.eq(next_rec_len + 1),
-                        spikes.bit_select(lane, 1).eq(0),
-                    ]
-                    m.d.comb += [
-                        lu.post_en.eq(learning & learn_en.bit_select(lane, 1)),
-                        lu.post_neuron.eq(neuron),
-                    ]
-                    # The last pending spike: the group is done.
-                    with m.If((spikes & (spikes - 1)) == 0):
-                        next_group()
+                with m.Elif(rows_drained & (~u_busy | u_last)):
+                    # The group's sums are complete and the update engine
+                    # takes them now (it reads each sum as it issues).
+                    m.d.comb += handoff.eq(1)
+                    m.d.sync += idx.eq(0)
+                    with m.If(grp == groups - 1):
+                        m.next = "DRAIN"
+                    with m.Else():
+                        m.d.sync += grp.eq(grp + 1)
+            with m.State("DRAIN"):
+                with m.If(pipe_empty & learning):
+                    m.next = "LEARN"
+                with m.Elif(pipe_empty):
+                    m.next = "FINISH"
             with m.State("LEARN"):
                 m.d.comb += [in_learn.eq(1), lu.start.eq(1)]
                 with m.If(lu.done):
@@ -392,3 +374,48 @@ class Core(wiring.Component):
         with m.If(~fsm.ongoing("IDLE")):
             m.d.sync += cycles.eq(cycles + 1)
         return m
+
+    def _config(self, m, xbar_rd, xbar_wr, par_rd, par_wr, st_rd, st_wr, nu, adv):
+        """The configuration port's read data and writes (addresses: elaborate)."""
+        g = self.geometry
+        lanes = g.lanes
+        lane_bits = (lanes - 1).bit_length()
+        cfg_lane = self.cfg_addr[:lane_bits]
+        cfg_neuron = self.cfg_addr[: g.neuron_bits]
+        lane_q = Signal(range(lanes))
+        region_q = Signal(REGION_BITS)
+        m.d.sync += self.cfg_rvalid.eq(self.cfg_re)
+        with m.If(self.cfg_re):
+            m.d.sync += [lane_q.eq(cfg_lane), region_q.eq(self.cfg_region)]
+        rd_elem = {
+            Region.CROSSBAR: xbar_rd.data[lane_q],
+            Region.PARAMS: par_rd.data,
+            Region.STATE: st_rd.data,
+        }
+        with m.Switch(region_q):
+            for region, elem in rd_elem.items():
+                with m.Case(region):
+                    m.d.comb += self.cfg_rdata.eq(elem.as_value())
+
+        def writes(region):
+            return self.cfg_we & (self.cfg_region == region) & ~self.busy
+
+        lane_en = Const(1, lanes) << cfg_lane
+        with m.If(~self.busy):
+            m.d.comb += [
+                xbar_wr.data.eq(Cat(*[self.cfg_wdata[: g.entry_layout.size]] * lanes)),
+                xbar_wr.en.eq(Mux(writes(Region.CROSSBAR), lane_en, 0)),
+            ]
+        m.d.comb += [
+            par_wr.addr.eq(cfg_neuron),
+            par_wr.data.eq(self.cfg_wdata[: g.params_layout.size]),
+            par_wr.en.eq(writes(Region.PARAMS)),
+        ]
+        with m.If(nu.o_valid):  # the update engine writes back
+            m.d.comb += [st_wr.addr.eq(nu.o_tag), st_wr.data.eq(nu.new_state), st_wr.en.eq(adv)]
+        with m.Else():
+            m.d.comb += [
+                st_wr.addr.eq(cfg_neuron),
+                st_wr.data.eq(self.cfg_wdata[: g.state_layout.size]),
+                st_wr.en.eq(writes(Region.STATE)),
+            ]

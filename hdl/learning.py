@@ -87,8 +87,8 @@ class LearningUnit(wiring.Component):
                 "xb_we": Out(1),
                 "xb_lane": Out(range(g.lanes)),
                 "xb_wdata": Out(g.entry_layout),
-                "par_addr": Out(range(g.groups)),
-                "par_learn": In(g.lanes),
+                "par_addr": Out(max(1, g.neuron_bits)),
+                "par_learn": In(1),
             }
         )
 
@@ -253,7 +253,7 @@ class LearningUnit(wiring.Component):
                 m.next = "G_V"
             with m.State("G_V"):
                 c = stepped[: max(1, nb)]
-                m.d.comb += [draw.eq(1), self.par_addr.eq(grp_of(c))]
+                m.d.comb += [draw.eq(1), self.par_addr.eq(c)]
                 xb_at(grp_of(c), r)
                 m.d.sync += [col.eq(c), lhs.eq(u * ne)]
                 m.next = "G_WR"
@@ -264,9 +264,7 @@ class LearningUnit(wiring.Component):
                     self.xb_lane.eq(lane_of(col)),
                     self.xb_wdata.sign.eq(e.sign),
                     self.xb_wdata.count.eq(1),
-                    self.xb_we.eq(
-                        (lhs < rhs) & (e.count == 0) & self.par_learn.bit_select(lane_of(col), 1)
-                    ),
+                    self.xb_we.eq((lhs < rhs) & (e.count == 0) & self.par_learn),
                 ]
                 next_row()
             with m.State("DONE"):

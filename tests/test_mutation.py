@@ -17,12 +17,16 @@ from conftest import ROOT, SIMULATORS
 from test_core_crosscheck import run_job
 
 MUTATIONS = {
-    "threshold >= becomes >": ("lif_spike = ~refractory & (lif_v >= p.threshold)", ">=", ">"),
-    "leak dropped": ("lif_sum.eq(leaked + inp)", "leaked + inp", "v + inp"),
-    "counter slope ignores input": ("c_s_sum.eq(s0 + inp)", "s0 + inp", "s0"),
+    "threshold >= becomes >": ("lif_spike = ~refractory & (lif_v >= p2.threshold)", ">=", ">"),
+    "leak dropped": ("lif_sum.eq(leaked + inp1)", "leaked + inp1", "st1.v + inp1"),
+    "counter slope ignores input": (
+        "c_s_sum.eq(Mux(start1, 0, st1.s) + inp1)",
+        " + inp1",
+        "",
+    ),
     "counter direct add dropped": (
-        "c_vd.eq(v0 + Mux(p.direct, inp, 0))",
-        "Mux(p.direct, inp, 0)",
+        "c_vd.eq(Mux(start1, 0, st1.v) + Mux(p1.direct, inp1, 0))",
+        "Mux(p1.direct, inp1, 0)",
         "0",
     ),
 }
