@@ -31,6 +31,9 @@ class Target:
     geometry: Geometry
     #: Serial line rate the bitstream is built for (host: ``--baud``).
     baud: int
+    #: The design's clock in Hz, made by the FPGA's PLL from the board's
+    #: oscillator (``boards/pll.py``); ``None`` runs at the oscillator's rate.
+    clock_hz: float | None = None
     #: Event FIFO depth of the UART block (the receive FIFO keeps its default).
     event_fifo: int = 256
     #: Programmers tried in order: (tool, arguments before the bitstream path).
@@ -50,6 +53,10 @@ class Target:
 
     def link(self, clock_hz: float) -> LinkConfig:
         return LinkConfig.for_baud(clock_hz, self.baud, event_fifo=self.event_fifo)
+
+    def clock(self, platform) -> float:
+        """The design's clock in Hz on ``platform`` (the PLL's, else the oscillator's)."""
+        return self.clock_hz or platform.default_clk_frequency
 
 
 TARGETS: dict[str, Target] = {

@@ -198,7 +198,7 @@ def build(
 
     say("elaborating")
     platform = target.platform()
-    clock_hz = platform.default_clk_frequency
+    clock_hz = target.clock(platform)
     link = target.link(clock_hz)
     overrides = {
         "synth_opts": list(target.synth_opts),
@@ -210,7 +210,9 @@ def build(
         ],
     }
     try:
-        plan = platform.prepare(BoardTop(g, link), NAME, **overrides)
+        plan = platform.prepare(
+            BoardTop(g, link, target.family, target.clock_hz), NAME, **overrides
+        )
     except Exception as e:  # elaboration errors carry Amaranth's own message
         raise BuildError(f"elaborating the design for {target.name} failed: {e}") from e
     plan.extract(out)

@@ -1,8 +1,9 @@
 """The top level of a board build: the UART pins, the System, an activity LED.
 
-The System (``hdl/top.py``: chip + UART block) runs in the platform's default
-``sync`` domain, clocked by the board's oscillator with the platform's
-power-on reset. The receive pin is synchronised inside the UART block.
+The System (``hdl/top.py``: chip + UART block) runs in the ``sync`` domain:
+the board's oscillator through the FPGA's PLL when the target names a clock
+(``boards/pll.py``; reset until the PLL locks), else the platform's own
+domain at the oscillator's rate with its power-on reset. The receive pin is synchronised inside the UART block.
 LED 0 is lit while the chip or the link has work (``System.active``).
 """
 
@@ -14,16 +15,21 @@ from spikeloom.defs import Geometry
 from spikeloom.hdl.top import System
 from spikeloom.protocol import LinkConfig
 
+from .pll import ClockGenerator
+
 __all__ = ["BoardTop"]
 
 
 class BoardTop(Elaboratable):
-    def __init__(self, geometry: Geometry, link: LinkConfig):
+    def __init__(self, geometry: Geometry, link: LinkConfig, family=None, clock_hz=None):
         self.geometry = geometry
         self.link = link
+        self.family, self.clock_hz = family, clock_hz
 
     def elaborate(self, platform):
         m = Module()
+        if self.clock_hz and self.clock_hz != platform.default_clk_frequency:
+            m.submodules.clock = ClockGenerator(self.family, self.clock_hz)
         m.submodules.system = system = System(self.geometry, self.link)
         uart = platform.request("uart", 0)
         m.d.comb += [system.rx.eq(uart.rx.i), uart.tx.o.eq(system.tx)]

@@ -20,7 +20,7 @@ more lane costs ``lanes`` accumulators and a wider mux, no block RAM.
 
 Timing, with L active rows in the tick::
 
-    cycles per tick = r + (G - 1) * max(r, lanes) + lanes + UPDATE_STAGES + 3
+    cycles per tick = r + (G - 1) * max(r, lanes) + lanes + UPDATE_STAGES + 4
     r = L + ROW_STAGES if L > 0, else 1
 
 (``tick_cycles()``; ``last_tick_cycles`` reports it). Spikes cost no clock:
@@ -28,9 +28,11 @@ the tick stalls only on ``spike_out.ready`` (the whole update pipeline holds
 while a spike waits). Crossbar throughput during the row phase is ``lanes``
 entries per clock.
 
-``axon_in`` accepts one axon event per clock at any time except the first
-cycle of a tick; an event belongs to the next tick to start. Duplicate
-events for one tick are merged by a bitmap of A flip-flops. ``spike_out``
+``axon_in`` accepts one axon event per clock at any time except the two
+clocks in which a tick starts (and, after a reset, the A clocks of INIT,
+which clears the listed-axon bitmaps); an event belongs to the next tick to
+start. Duplicate events for one tick are merged by a bitmap in block RAM,
+one per list bank. ``spike_out``
 carries every spike of the tick in increasing neuron order, with the
 neuron's output-enable bit (the fan-out unit, ``hdl/fanout.py``, turns it
 into output and routed events).
@@ -98,7 +100,7 @@ def tick_cycles(geometry: Geometry, active_rows: int, spikes=None) -> int:
     """
     g = geometry
     r = active_rows + ROW_STAGES if active_rows else 1
-    return r + (g.groups - 1) * max(r, g.lanes) + g.lanes + UPDATE_STAGES + 3
+    return r + (g.groups - 1) * max(r, g.lanes) + g.lanes + UPDATE_STAGES + 4
 
 
 class Core(wiring.Component):
@@ -168,20 +170,42 @@ class Core(wiring.Component):
         ax_len = Signal(range(g.axons + 1))  # this tick's axon rows
         next_rec_len = Signal(range(g.neurons + 1))
         next_ax_len = Signal(range(g.axons + 1))
-        seen = Signal(g.axons)  # axons already listed for the next tick
-        swap = Signal()  # the first cycle of a tick: banks change hands
+        swap = Signal()  # banks change hands
+        scrub = Signal(range(g.axons))  # INIT: the bitmap address being cleared
+        clear_en = Signal()  # group 0 reads an axon of this tick's list
         cycles = Signal(32)
 
-        # -- axon events: any time but the swap cycle ------------------------
+        # -- axon events: one per clock, but not while a tick starts ------------
+        # Which axons are listed for the next tick is kept in block RAM, one
+        # bitmap per list bank: events set bits in the next tick's bitmap
+        # (read, then written the clock after; the read is transparent, so
+        # back-to-back duplicates merge), and the current tick's bits are
+        # cleared as group 0 reads its axon list, so that bitmap is empty
+        # again when the banks next change hands. After a reset, INIT
+        # clears both (memories keep their contents through a soft reset).
         ax = self.axon_in.payload
-        m.d.comb += self.axon_in.ready.eq(~swap)
-        with m.If(self.axon_in.valid & self.axon_in.ready & ~seen.bit_select(ax, 1)):
+        seen_mems = [Memory(shape=1, depth=g.axons, init=[]) for _ in range(2)]
+        seen_wr, seen_rd = [], []
+        for b, mem in enumerate(seen_mems):
+            m.submodules[f"seen{b}"] = mem
+            seen_wr.append(mem.write_port())
+            seen_rd.append(mem.read_port(transparent_for=(seen_wr[-1],)))
+        accepting = Signal()
+        e_valid = Signal()
+        e_ax = Signal.like(ax)
+        m.d.comb += self.axon_in.ready.eq(accepting)
+        m.d.sync += [e_valid.eq(self.axon_in.valid & accepting), e_ax.eq(ax)]
+        for rd in seen_rd:
+            m.d.comb += rd.addr.eq(ax)
+        listed = Mux(bank, seen_rd[0].data, seen_rd[1].data)  # the next tick's bitmap
+        new_event = e_valid & ~listed
+        with m.If(new_event):
             m.d.comb += [
                 ax_wr.addr.eq(Cat(next_ax_len[: g.axon_bits], ~bank)),
-                ax_wr.data.eq(ax),
+                ax_wr.data.eq(e_ax),
                 ax_wr.en.eq(1),
             ]
-            m.d.sync += [next_ax_len.eq(next_ax_len + 1), seen.bit_select(ax, 1).eq(1)]
+            m.d.sync += next_ax_len.eq(next_ax_len + 1)
 
         # -- row engine: list -> crossbar word -> registered word -> accumulators
         grp = Signal(range(groups))
@@ -206,6 +230,15 @@ class Core(wiring.Component):
                 e = word[i]
                 m.d.sync += acc[i].eq(acc[i] + Mux(e.sign, -e.count, e.count))
         rows_drained = ~v1 & ~v2 & ~v3
+        m.d.comb += clear_en.eq(v1 & v1_axon & (grp == 0))
+        in_init = Signal()
+        for b, wr in enumerate(seen_wr):
+            with m.If(in_init):
+                m.d.comb += [wr.addr.eq(scrub), wr.data.eq(0), wr.en.eq(1)]
+            with m.Elif(bank == b):  # this tick's bitmap: cleared as listed
+                m.d.comb += [wr.addr.eq(ax_rd.data), wr.data.eq(0), wr.en.eq(clear_en)]
+            with m.Else():  # the next tick's: set by new events
+                m.d.comb += [wr.addr.eq(e_ax), wr.data.eq(1), wr.en.eq(new_event)]
 
         # -- update engine: one neuron per clock --------------------------------
         m.submodules.neuron = nu = self.neuron_cls(g)
@@ -295,7 +328,8 @@ class Core(wiring.Component):
             lu.post_neuron.eq(nu.o_tag),
         ]
 
-        self._config(m, xbar_rd, xbar_wr, par_rd, par_wr, st_rd, st_wr, nu, adv)
+        ticking = Signal()  # a tick runs: the memories are the engines'
+        self._config(m, ticking, xbar_rd, xbar_wr, par_rd, par_wr, st_rd, st_wr, nu, adv)
         # Read addresses: the learning unit, the tick's engines, or the port.
         cfg_word = self.cfg_addr[lane_bits : g.neuron_bits]
         cfg_row = self.cfg_addr[g.neuron_bits :]
@@ -303,7 +337,7 @@ class Core(wiring.Component):
         xbar_addr = Signal.like(xbar_rd.addr)
         with m.If(in_learn):
             m.d.comb += [xbar_addr.eq(lu.xb_addr), par_rd.addr.eq(lu.par_addr)]
-        with m.Elif(self.busy):
+        with m.Elif(ticking):
             m.d.comb += [xbar_addr.eq(Cat(grp, row)), par_rd.addr.eq(n0), st_rd.addr.eq(n0)]
         with m.Else():
             m.d.comb += [
@@ -326,12 +360,24 @@ class Core(wiring.Component):
             ]
 
         # -- tick sequencer ------------------------------------------------
-        with m.FSM(name="seq") as fsm:
-            with m.State("IDLE"):
+        start_pend = Signal()  # a tick_start that came during INIT
+        with m.FSM(name="seq", init="INIT") as fsm:
+            with m.State("INIT"):
+                m.d.comb += in_init.eq(1)
+                m.d.sync += scrub.eq(scrub + 1)
                 with m.If(self.tick_start):
-                    m.d.sync += cycles.eq(1)
+                    m.d.sync += start_pend.eq(1)
+                with m.If(scrub == g.axons - 1):
+                    m.next = "IDLE"
+            with m.State("IDLE"):
+                m.d.comb += accepting.eq(1)
+                with m.If(self.tick_start | start_pend):
+                    m.d.sync += [cycles.eq(1), start_pend.eq(0)]
                     m.next = "START"
             with m.State("START"):
+                # The last event accepted before the start is listed now.
+                m.next = "SWAP"
+            with m.State("SWAP"):
                 m.d.comb += swap.eq(1)
                 m.d.sync += [
                     bank.eq(~bank),
@@ -339,13 +385,13 @@ class Core(wiring.Component):
                     ax_len.eq(next_ax_len),
                     next_rec_len.eq(0),
                     next_ax_len.eq(0),
-                    seen.eq(0),
                     grp.eq(0),
                     idx.eq(0),
                     *[a.eq(0) for a in acc],
                 ]
                 m.next = "ROWS"
             with m.State("ROWS"):
+                m.d.comb += accepting.eq(1)
                 with m.If(idx < row_count):
                     m.d.comb += issue.eq(1)
                     m.d.sync += idx.eq(idx + 1)
@@ -359,23 +405,26 @@ class Core(wiring.Component):
                     with m.Else():
                         m.d.sync += grp.eq(grp + 1)
             with m.State("DRAIN"):
+                m.d.comb += accepting.eq(1)
                 with m.If(pipe_empty & learning):
                     m.next = "LEARN"
                 with m.Elif(pipe_empty):
                     m.next = "FINISH"
             with m.State("LEARN"):
-                m.d.comb += [in_learn.eq(1), lu.start.eq(1)]
+                m.d.comb += [accepting.eq(1), in_learn.eq(1), lu.start.eq(1)]
                 with m.If(lu.done):
                     m.next = "FINISH"
             with m.State("FINISH"):
+                m.d.comb += accepting.eq(1)
                 m.d.sync += self.last_tick_cycles.eq(cycles)
                 m.next = "IDLE"
-        m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
-        with m.If(~fsm.ongoing("IDLE")):
+        idle = fsm.ongoing("IDLE") | fsm.ongoing("INIT")
+        m.d.comb += [self.busy.eq(~fsm.ongoing("IDLE")), ticking.eq(~idle)]
+        with m.If(~idle):
             m.d.sync += cycles.eq(cycles + 1)
         return m
 
-    def _config(self, m, xbar_rd, xbar_wr, par_rd, par_wr, st_rd, st_wr, nu, adv):
+    def _config(self, m, ticking, xbar_rd, xbar_wr, par_rd, par_wr, st_rd, st_wr, nu, adv):
         """The configuration port's read data and writes (addresses: elaborate)."""
         g = self.geometry
         lanes = g.lanes
@@ -398,10 +447,10 @@ class Core(wiring.Component):
                     m.d.comb += self.cfg_rdata.eq(elem.as_value())
 
         def writes(region):
-            return self.cfg_we & (self.cfg_region == region) & ~self.busy
+            return self.cfg_we & (self.cfg_region == region) & ~ticking
 
         lane_en = Const(1, lanes) << cfg_lane
-        with m.If(~self.busy):
+        with m.If(~ticking):
             m.d.comb += [
                 xbar_wr.data.eq(Cat(*[self.cfg_wdata[: g.entry_layout.size]] * lanes)),
                 xbar_wr.en.eq(Mux(writes(Region.CROSSBAR), lane_en, 0)),
