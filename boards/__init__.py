@@ -68,17 +68,20 @@ TARGETS: dict[str, Target] = {
             platform_class="amaranth_boards.icebreaker:ICEBreakerPlatform",
             family="ice40",
             device="iCE40UP5K-SG48",
-            # The UP5K is full (95 % of its logic) without learning: history 0
-            # builds no learning unit.
+            # One core whose crossbar word is all four SPRAMs ganged (64 bits:
+            # 16 four-bit entries per clock): 256 neurons, 192 K synapses. No
+            # learning unit, and one core only: a second core or a learning
+            # unit does not fit beside the UART block (docs/results.md).
             geometry=Geometry(
                 levels=(1,),
-                neurons=64,
-                axons=64,
+                neurons=256,
+                axons=512,
                 potential_bits=12,
                 fanout=1,
-                lanes=1,
+                lanes=16,
                 history=0,
             ),
+            clock_hz=36e6,
             baud=1_000_000,
             event_fifo=64,
             programmers=(("iceprog", ()), ("openFPGALoader", ("-b", "ice40_generic"))),
@@ -96,7 +99,34 @@ TARGETS: dict[str, Target] = {
             platform_class="amaranth_boards.ulx3s:ULX3S_85F_Platform",
             family="ecp5",
             device="LFE5U-85F-6BG381C",
-            geometry=Geometry(levels=(4,), neurons=256, axons=256, lanes=4),
+            # Eight cores on a two-level tree; 2-bit entries (k = 1) so that
+            # the 1 M crossbar entries fit the EBR, 16 per clock per core.
+            geometry=Geometry(
+                levels=(4, 2), neurons=256, axons=256, count_bits=1, lanes=16, fanout=4, history=0
+            ),
+            clock_hz=100e6,
+            baud=1_000_000,
+            programmers=(("openFPGALoader", ("-b", "ulx3s")), ("fujprog", ())),
+        ),
+        Target(
+            name="ulx3s-learn",
+            title="Radiona ULX3S 85F, learning variant (holds examples/digits.py's network)",
+            platform_class="amaranth_boards.ulx3s:ULX3S_85F_Platform",
+            family="ecp5",
+            device="LFE5U-85F-6BG381C",
+            # The default's 2-bit entries cannot hold the digits network (k = 6,
+            # H = 32): two cores with learning units, 7-bit entries.
+            geometry=Geometry(
+                levels=(2,),
+                neurons=256,
+                axons=128,
+                count_bits=6,
+                potential_bits=12,
+                fanout=1,
+                lanes=8,
+                history=32,
+            ),
+            clock_hz=50e6,
             baud=1_000_000,
             programmers=(("openFPGALoader", ("-b", "ulx3s")), ("fujprog", ())),
         ),
@@ -106,7 +136,17 @@ TARGETS: dict[str, Target] = {
             platform_class="spikeloom.boards.gowin:TangNano9kPlatform",
             family="gowin",
             device="GW1NR-LV9QN88PC6/I5",
-            geometry=Geometry(levels=(1,), neurons=64, axons=64, potential_bits=12, lanes=1),
+            # One core of 256 neurons; 2-bit entries (k = 1) so the crossbar
+            # (16 per clock) fits the 26 BSRAM beside the rest.
+            geometry=Geometry(
+                levels=(1,),
+                neurons=256,
+                axons=64,
+                count_bits=1,
+                potential_bits=12,
+                lanes=16,
+                history=8,
+            ),
             baud=1_000_000,
             programmers=(("openFPGALoader", ("-b", "tangnano9k")),),
             bitstream_suffix=".fs",

