@@ -10,8 +10,11 @@ synapse (two draws: the chance, then the column).
 
 Rows never interact (STDP and growth of row r touch row r only), so the
 model counts each row's draws first, generates the tick's draws in one
-sequence, and applies every rule vectorised; the sequence and its split
-among rows is exactly the hardware's.
+sequence, and applies every rule vectorised over rows and posts; the
+sequence and its split among rows is exactly the hardware's. The draws
+are generated in blocks by jump-ahead tables (xorshift32 is linear over
+GF(2): state i after x is the XOR of four byte-indexed table entries), so
+a learn phase has no Python loop over draws, rows or posts.
 """
 
 from __future__ import annotations
@@ -20,9 +23,62 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spikeloom.defs import PRNG_RESET, PROB_ONE, Geometry, LearnConfig, prng_seed, xorshift32
+from spikeloom.defs import (
+    PRNG_RESET,
+    PROB_ONE,
+    XORSHIFT,
+    Geometry,
+    LearnConfig,
+    prng_seed,
+    xorshift32,
+)
 
-__all__ = ["Learner", "LearnStats"]
+__all__ = ["Learner", "LearnStats", "draws"]
+
+_BLOCK = 512  #: draws per jump-ahead block
+_TABLES: np.ndarray | None = None  #: (4, 256, _BLOCK) uint32, built on first use
+
+
+def _tables() -> np.ndarray:
+    """``T[k, b, i]``: the state i + 1 steps after the state ``b << 8k``."""
+    global _TABLES
+    if _TABLES is None:
+        a, b, c = XORSHIFT
+        cols = np.empty((_BLOCK, 32), dtype=np.uint32)  # step i of each basis bit
+        x = (np.uint32(1) << np.arange(32, dtype=np.uint32)).astype(np.uint32)
+        for i in range(_BLOCK):
+            x = x ^ (x << np.uint32(a))
+            x = x ^ (x >> np.uint32(b))
+            x = x ^ (x << np.uint32(c))
+            cols[i] = x
+        t = np.zeros((4, 256, _BLOCK), dtype=np.uint32)
+        for k in range(4):
+            for v in range(1, 256):
+                low = (v & -v).bit_length() - 1
+                t[k, v] = t[k, v & (v - 1)] ^ cols[:, 8 * k + low]
+        _TABLES = t
+    return _TABLES
+
+
+def draws(x: int, k: int) -> np.ndarray:
+    """The next ``k`` generator states after state ``x`` (int64 array)."""
+    out = np.empty(k, dtype=np.int64)
+    if k <= 4:
+        for i in range(k):
+            x = xorshift32(x)
+            out[i] = x
+        return out
+    t = _tables()
+    pos = 0
+    while pos < k:
+        m = min(_BLOCK, k - pos)
+        blk = t[0, x & 255, :m] ^ t[1, (x >> 8) & 255, :m]
+        blk ^= t[2, (x >> 16) & 255, :m]
+        blk ^= t[3, x >> 24, :m]
+        out[pos : pos + m] = blk
+        x = int(blk[-1])
+        pos += m
+    return out
 
 
 @dataclass
@@ -56,12 +112,9 @@ class Learner:
         self.prng = PRNG_RESET
 
     def _draw(self, k: int) -> np.ndarray:
-        out = np.empty(k, dtype=np.int64)
-        x = self.prng
-        for i in range(k):
-            x = xorshift32(x)
-            out[i] = x
-        self.prng = x
+        out = draws(self.prng, k)
+        if k:
+            self.prng = int(out[-1])
         return out
 
     def learn(
@@ -73,51 +126,75 @@ class Learner:
         spikes: np.ndarray,
         cfg: LearnConfig,
         phase: int,
+        weights: np.ndarray | None = None,
     ) -> LearnStats:
         """One learn phase; changes ``count`` (rows, N) in place.
 
         ``active``: (rows,) bool, the rows active this tick; ``spikes``: (N,)
         bool, this tick's spikes; ``learn_bits``: every neuron's learn-enable;
         ``phase``: the tick's episode phase. ``sign`` is only read (growth
-        keeps an entry's sign).
+        keeps an entry's stored sign). ``weights``, if given, is the (rows,
+        N) signed-weight array kept in step with ``count``: every changed
+        entry is rewritten there too.
         """
         g = self.g
-        del sign  # growth keeps the entry's stored sign: nothing to read
         active = np.asarray(active, dtype=bool)
         self.hist = ((self.hist << 1) | active) & ((1 << g.history) - 1)
-        pre = self.hist != 0
-        post = np.flatnonzero(np.asarray(spikes, dtype=bool) & (np.asarray(learn_bits) != 0))
-        nz = count[:, post] != 0  # (rows, posts): the STDP draws, row-major
-        n_stdp = nz.sum(axis=1)
-        growing = active & (cfg.p_grow != 0)
-        per_row = n_stdp + 2 * growing
-        start = np.cumsum(per_row) - per_row
-        draws = self._draw(int(per_row.sum()))
-        stats = LearnStats(visits=g.rows * len(post), draws=len(draws))
+        learn_bits = np.asarray(learn_bits)
+        post = np.flatnonzero(np.asarray(spikes, dtype=bool) & (learn_bits != 0))
+        stats = LearnStats(visits=g.rows * len(post))
+        growing = np.flatnonzero(active) if cfg.p_grow else np.zeros(0, dtype=np.int64)
+        if not post.size and not growing.size:
+            return stats
 
+        # The draws of each row: its STDP entries (row-major), then 2 if it grows.
+        nz = count[:, post] != 0
         r, p = np.nonzero(nz)
+        n_stdp = np.bincount(r, minlength=g.rows)
+        per_row = n_stdp.copy()
+        per_row[growing] += 2
+        first = np.cumsum(per_row) - per_row  # each row's first draw
+        u_all = self._draw(int(per_row.sum()))
+        stats.draws = len(u_all)
+        changed_r, changed_c = [], []
+
         if r.size:
+            # Rows are in increasing order in r; an entry's rank in its row is
+            # its position minus the row's first STDP entry.
             rank = np.arange(r.size) - (np.cumsum(n_stdp) - n_stdp)[r]
-            u = draws[start[r] + rank] & (PROB_ONE - 1)
+            u = u_all[first[r] + rank] & (PROB_ONE - 1)
             j = post[p]
             c = count[r, j]
-            inc = pre[r] & (u < cfg.p_plus)
-            dec = ~pre[r] & (u < cfg.p_minus)
-            new = np.where(inc, np.minimum(c + 1, g.max_count), np.where(dec, c - 1, c))
-            stats.potentiated = int((new > c).sum())
-            stats.depressed = int((new < c).sum())
-            count[r, j] = new
+            pre = self.hist[r] != 0
+            inc = pre & (u < cfg.p_plus) & (c < g.max_count)
+            dec = ~pre & (u < cfg.p_minus)
+            stats.potentiated = int(np.count_nonzero(inc))
+            stats.depressed = int(np.count_nonzero(dec))
+            moved = inc | dec
+            if moved.any():
+                rr, jj = r[moved], j[moved]
+                count[rr, jj] = c[moved] + inc[moved] - dec[moved]
+                changed_r.append(rr)
+                changed_c.append(jj)
 
-        rows = np.flatnonzero(growing)
-        if rows.size:
-            n = (count[rows] != 0).sum(axis=1)
-            at = start[rows] + n_stdp[rows]
-            u = draws[at] & (PROB_ONE - 1)
-            col = draws[at + 1] & (g.neurons - 1)
+        if growing.size:
+            rows = growing
+            n = np.count_nonzero(count[rows], axis=1)
+            at = first[rows] + n_stdp[rows]
+            u = u_all[at] & (PROB_ONE - 1)
+            col = u_all[at + 1] & (g.neurons - 1)
             e = max(cfg.episode, 1)
             phi = phase if cfg.episode else 0
             chance = u * (1 + n) * e < cfg.p_grow * (e - phi)
-            ok = chance & (count[rows, col] == 0) & (np.asarray(learn_bits)[col] != 0)
-            count[rows[ok], col[ok]] = 1
-            stats.grown = int(ok.sum())
+            ok = chance & (count[rows, col] == 0) & (learn_bits[col] != 0)
+            if ok.any():
+                count[rows[ok], col[ok]] = 1
+                changed_r.append(rows[ok])
+                changed_c.append(col[ok])
+            stats.grown = int(np.count_nonzero(ok))
+
+        if weights is not None and changed_r:
+            rr, cc = np.concatenate(changed_r), np.concatenate(changed_c)
+            w = count[rr, cc]
+            weights[rr, cc] = np.where(sign[rr, cc] != 0, -w, w)
         return stats

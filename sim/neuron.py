@@ -1,8 +1,11 @@
 """Golden model of the neuron update unit (``hdl/neuron.py``).
 
-Vectorised over neurons: one call updates every neuron of a core for one
-tick from its summed input. The rules are those of ``docs/semantics.md``
-section "Neuron update", in the same order.
+Vectorised over neurons (of one core or of a stack of cores: any array
+shape): one call updates every neuron for one tick from its summed input.
+The rules are those of ``docs/semantics.md`` section "Neuron update", in the
+same order. An all-LIF or all-COUNTER population takes only its model's
+rules; a mixed one evaluates both and selects per neuron. The spikes are a
+bool array on every path.
 """
 
 from __future__ import annotations
@@ -18,60 +21,73 @@ def zero_state(geometry: Geometry) -> dict[str, np.ndarray]:
     return {f: np.zeros(geometry.neurons, dtype=np.int64) for f in STATE_FIELDS}
 
 
-def _sat(x: np.ndarray, geometry: Geometry) -> np.ndarray:
-    return np.clip(x, geometry.v_min, geometry.v_max)
+def _lif(g: Geometry, params: dict, v, timer, inp):
+    """LIF rules (§4.1): ``(v, timer, spikes)``."""
+    leak = np.asarray(params["leak"], dtype=np.int64)
+    refractory = timer > 0
+    # leak(v): toward zero by leak without crossing it.
+    u = v - np.clip(v, -leak, leak)
+    u += inp
+    np.clip(u, g.v_min, g.v_max, out=u)
+    spikes = u >= np.asarray(params["threshold"], dtype=np.int64)
+    spikes &= ~refractory
+    reset = spikes | refractory
+    u[reset] = 0
+    new_timer = np.where(refractory, timer - 1, np.where(spikes, params["refractory"], 0))
+    return u, new_timer.astype(np.int64, copy=False), spikes
+
+
+def _counter(g: Geometry, params: dict, v, s, timer, active, inp):
+    """COUNTER rules (§4.2): ``(v, s, timer, active, spikes)``."""
+    # A tick with input starts an inactive counter from zero; idle neurons
+    # (inactive, no input) keep their state whatever it holds.
+    idle = active == 0
+    run = ~idle | (inp != 0)
+    start = idle & run
+    keep = ~run
+    s0 = np.where(start, 0, s)
+    c_s = np.clip(s0 + inp, g.v_min, g.v_max)
+    c_v = np.where(start, 0, v) + c_s
+    direct = np.asarray(params["direct"]) != 0
+    if direct.any():
+        c_v += np.where(direct, inp, 0)
+    np.clip(c_v, g.v_min, g.v_max, out=c_v)
+    c_age = np.minimum(np.where(start, 0, timer) + 1, g.timer_max)
+    spikes = c_v >= np.asarray(params["threshold"], dtype=np.int64)
+    spikes &= run
+    clear = spikes | (c_age >= np.asarray(params["window"], dtype=np.int64))
+    clear &= run
+    hold = run & ~clear  # running on: the new values
+    new_v = np.where(hold, c_v, np.where(keep, v, 0))
+    new_s = np.where(hold, c_s, np.where(keep, s, 0))
+    new_timer = np.where(hold, c_age, np.where(keep, timer, 0))
+    new_active = np.where(keep, active, hold.astype(np.int64))
+    return new_v, new_s, new_timer, new_active, spikes
 
 
 def update(geometry: Geometry, params: dict, state: dict, inp: np.ndarray):
     """One tick of every neuron.
 
     Returns ``(new_state, spikes)``; ``inp`` is the exact (unsaturated)
-    summed input of each neuron. Inputs are not modified.
+    summed input of each neuron; ``spikes`` is bool. Inputs are not modified
+    (an unchanged field may be returned as the same array).
     """
+    g = geometry
     v, s, timer, active = (np.asarray(state[f], dtype=np.int64) for f in STATE_FIELDS)
     inp = np.asarray(inp, dtype=np.int64)
-    theta = np.asarray(params["threshold"], dtype=np.int64)
-    leak = np.asarray(params["leak"], dtype=np.int64)
     is_counter = np.asarray(params["model"]) == Model.COUNTER
-
-    # Each model's rules are evaluated only if some neuron uses it: the
-    # results are the same, an all-LIF core just skips the COUNTER algebra.
-    any_counter, any_lif = bool(is_counter.any()), not bool(is_counter.all())
-    zero = np.zeros_like(v)
-    lif_new_v = lif_new_timer = lif_spike = zero
-    cnt_v, cnt_s, cnt_timer, cnt_active, c_spike = v, s, timer, active, zero.astype(bool)
-    if any_lif:
-        # LIF: refractory ticks discard input and hold v at 0.
-        refractory = timer > 0
-        leaked = np.where(v > 0, np.maximum(v - leak, 0), np.minimum(v + leak, 0))
-        lif_v = _sat(leaked + inp, geometry)
-        lif_spike = ~refractory & (lif_v >= theta)
-        lif_new_v = np.where(refractory | lif_spike, 0, lif_v)
-        lif_new_timer = np.where(
-            refractory, timer - 1, np.where(lif_spike, params["refractory"], 0)
-        )
-    if any_counter:
-        # COUNTER: a tick with input starts an inactive counter from zero.
-        start = (active == 0) & (inp != 0)
-        run = (active != 0) | start
-        s0 = np.where(start, 0, s)
-        v0 = np.where(start, 0, v)
-        age0 = np.where(start, 0, timer)
-        c_s = _sat(s0 + inp, geometry)
-        c_v = _sat(v0 + c_s + np.where(np.asarray(params["direct"]) != 0, inp, 0), geometry)
-        c_age = np.minimum(age0 + 1, geometry.timer_max)
-        c_spike = run & (c_v >= theta)
-        c_clear = run & (c_spike | (c_age >= np.asarray(params["window"], dtype=np.int64)))
-        cnt_v = np.where(c_clear, 0, np.where(run, c_v, v))
-        cnt_s = np.where(c_clear, 0, np.where(run, c_s, s))
-        cnt_timer = np.where(c_clear, 0, np.where(run, c_age, timer))
-        cnt_active = np.where(c_clear, 0, np.where(run, 1, active))
-
+    n_counter = int(np.count_nonzero(is_counter))
+    if n_counter == 0:
+        lv, lt, spikes = _lif(g, params, v, timer, inp)
+        return {"v": lv, "s": s, "timer": lt, "active": active}, spikes
+    cv, cs, ct, ca, c_spikes = _counter(g, params, v, s, timer, active, inp)
+    if n_counter == is_counter.size:
+        return {"v": cv, "s": cs, "timer": ct, "active": ca}, c_spikes
+    lv, lt, l_spikes = _lif(g, params, v, timer, inp)
     new_state = {
-        "v": np.where(is_counter, cnt_v, lif_new_v),
-        "s": np.where(is_counter, cnt_s, s),
-        "timer": np.where(is_counter, cnt_timer, lif_new_timer),
-        "active": np.where(is_counter, cnt_active, active),
+        "v": np.where(is_counter, cv, lv),
+        "s": np.where(is_counter, cs, s),
+        "timer": np.where(is_counter, ct, lt),
+        "active": np.where(is_counter, ca, active),
     }
-    spikes = np.where(is_counter, c_spike, lif_spike)
-    return new_state, spikes
+    return new_state, np.where(is_counter, c_spikes, l_spikes)
