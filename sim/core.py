@@ -111,7 +111,7 @@ class CoreStack:
         active[:, : g.neurons] = self.last_spikes
         active[:, g.neurons :] = axons
         inp = self.integrate(active)
-        self.state, spikes = neuron.update(g, self.params, self.state, inp)
+        self.state, spikes = neuron.step(g, self.params, self.state, inp)
         if cfg.learn and g.history:
             w = self.weights[:-1].reshape(self.cores, g.rows, g.neurons)
             learn_bits = self.params["learn"]

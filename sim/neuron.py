@@ -14,27 +14,33 @@ import numpy as np
 
 from spikeloom.defs import PARAM_FIELDS, STATE_FIELDS, Geometry, Model
 
-__all__ = ["PARAM_FIELDS", "STATE_FIELDS", "update", "zero_state"]
+__all__ = ["PARAM_FIELDS", "STATE_FIELDS", "step", "update", "zero_state"]
 
 
 def zero_state(geometry: Geometry) -> dict[str, np.ndarray]:
     return {f: np.zeros(geometry.neurons, dtype=np.int64) for f in STATE_FIELDS}
 
 
+def _sat(x: np.ndarray, g: Geometry) -> np.ndarray:
+    """sat() in place."""
+    np.minimum(x, g.v_max, out=x)
+    return np.maximum(x, g.v_min, out=x)
+
+
 def _lif(g: Geometry, params: dict, v, timer, inp):
     """LIF rules (§4.1): ``(v, timer, spikes)``."""
-    leak = np.asarray(params["leak"], dtype=np.int64)
-    refractory = timer > 0
-    # leak(v): toward zero by leak without crossing it.
-    u = v - np.clip(v, -leak, leak)
+    refractory = timer > 0  # timer is unsigned: 0 unless refractory
+    leak = params["leak"]
+    # leak(v) = v - clip(v, -leak, leak): toward zero, without crossing it.
+    u = np.minimum(v, leak)
+    np.maximum(u, -leak, out=u)
+    np.subtract(v, u, out=u)
     u += inp
-    np.clip(u, g.v_min, g.v_max, out=u)
-    spikes = u >= np.asarray(params["threshold"], dtype=np.int64)
-    spikes &= ~refractory
-    reset = spikes | refractory
-    u[reset] = 0
-    new_timer = np.where(refractory, timer - 1, np.where(spikes, params["refractory"], 0))
-    return u, new_timer.astype(np.int64, copy=False), spikes
+    _sat(u, g)
+    spikes = (u >= params["threshold"]) > refractory  # and not refractory
+    new_v = np.where(spikes | refractory, 0, u)
+    new_timer = np.where(spikes, params["refractory"], timer - refractory)
+    return new_v, new_timer, spikes
 
 
 def _counter(g: Geometry, params: dict, v, s, timer, active, inp):
@@ -45,18 +51,14 @@ def _counter(g: Geometry, params: dict, v, s, timer, active, inp):
     run = ~idle | (inp != 0)
     start = idle & run
     keep = ~run
-    s0 = np.where(start, 0, s)
-    c_s = np.clip(s0 + inp, g.v_min, g.v_max)
+    c_s = _sat(np.where(start, 0, s) + inp, g)
     c_v = np.where(start, 0, v) + c_s
-    direct = np.asarray(params["direct"]) != 0
-    if direct.any():
-        c_v += np.where(direct, inp, 0)
-    np.clip(c_v, g.v_min, g.v_max, out=c_v)
-    c_age = np.minimum(np.where(start, 0, timer) + 1, g.timer_max)
-    spikes = c_v >= np.asarray(params["threshold"], dtype=np.int64)
-    spikes &= run
-    clear = spikes | (c_age >= np.asarray(params["window"], dtype=np.int64))
-    clear &= run
+    c_v += np.where(params["direct"] != 0, inp, 0)
+    _sat(c_v, g)
+    c_age = np.where(start, 0, timer) + 1
+    np.minimum(c_age, g.timer_max, out=c_age)
+    spikes = (c_v >= params["threshold"]) & run
+    clear = (spikes | (c_age >= params["window"])) & run
     hold = run & ~clear  # running on: the new values
     new_v = np.where(hold, c_v, np.where(keep, v, 0))
     new_s = np.where(hold, c_s, np.where(keep, s, 0))
@@ -72,10 +74,15 @@ def update(geometry: Geometry, params: dict, state: dict, inp: np.ndarray):
     summed input of each neuron; ``spikes`` is bool. Inputs are not modified
     (an unchanged field may be returned as the same array).
     """
-    g = geometry
-    v, s, timer, active = (np.asarray(state[f], dtype=np.int64) for f in STATE_FIELDS)
-    inp = np.asarray(inp, dtype=np.int64)
-    is_counter = np.asarray(params["model"]) == Model.COUNTER
+    params = {k: np.asarray(params[k], dtype=np.int64) for k in PARAM_FIELDS if k in params}
+    state = {f: np.asarray(state[f], dtype=np.int64) for f in STATE_FIELDS}
+    return step(geometry, params, state, np.asarray(inp, dtype=np.int64))
+
+
+def step(g: Geometry, params: dict, state: dict, inp: np.ndarray):
+    """:func:`update` on int64 arrays of one shape (the engine's call: no conversions)."""
+    v, s, timer, active = state["v"], state["s"], state["timer"], state["active"]
+    is_counter = params["model"] == Model.COUNTER
     n_counter = int(np.count_nonzero(is_counter))
     if n_counter == 0:
         lv, lt, spikes = _lif(g, params, v, timer, inp)

@@ -107,6 +107,7 @@ class ChipModel:
         st.count, st.sign = network.count, network.sign
         st.params = {k: np.asarray(v, dtype=np.int64) for k, v in network.params.items()}
         st.changed()
+        st.weights  # noqa: B018 - built here, not in the first tick
         # An entry naming a core that does not exist is ignored (as in
         # hdl/fanout.py); the core takes the axon's low axon_bits bits.
         valid = (network.route_valid != 0) & (network.route_core < g.cores)
@@ -115,6 +116,7 @@ class ChipModel:
         self._valid = valid.reshape(n, g.fanout)
         self._target = target.reshape(n, g.fanout)
         self._routes = np.count_nonzero(self._valid, axis=1)  # events per spike
+        self._any_route = bool(self._routes.any())
         # Segments crossed per level by a spike's routed events (all entries).
         lev = lca_level(g, np.arange(g.cores)[:, None, None], network.route_core)
         hops = [np.where(lev > i, 2, np.where(lev == i, 1, 0)) for i in range(len(g.levels))]
@@ -157,14 +159,20 @@ class ChipModel:
         ev = as_indices(host_events).reshape(-1, 2)
         if not ev.size:
             return ev[:, 0]
-        core, axon = ev[:, 0], ev[:, 1]
-        if ev.min() < 0 or core.max() >= 1 << g.core_bits or axon.max() >= 1 << max(1, g.axon_bits):
+        hi = ev.max(axis=0)
+        if ev.min() < 0 or hi[0] >= 1 << g.core_bits or hi[1] >= 1 << max(1, g.axon_bits):
             raise ValueError(
                 f"host event out of range (cores {g.cores}, axons {g.axons}): {ev.tolist()}"
             )
-        ok = core < g.cores
-        self.counters["host_dropped"] += int(ev.shape[0] - np.count_nonzero(ok))
-        return (core * g.axons + (axon & (g.axons - 1)))[ok]
+        core, axon = ev[:, 0], ev[:, 1]
+        if hi[1] >= g.axons:  # A = 1: the core takes the axon's low axon_bits bits
+            axon = axon & (g.axons - 1)
+        flat = core * g.axons + axon
+        if hi[0] >= g.cores:
+            ok = core < g.cores
+            self.counters["host_dropped"] += int(ev.shape[0] - np.count_nonzero(ok))
+            flat = flat[ok]
+        return flat
 
     def tick(self, host_events=()):
         """Advance one tick. ``host_events``: iterable of (core, axon), or a
@@ -179,22 +187,25 @@ class ChipModel:
         axons = self.pending
         axons.reshape(-1)[host] = True
         phase, self.phase = self.phase, next_phase(self.phase, self.learn_cfg.episode)
-        stats = self.learn_stats
-        spikes, _, _ = self.cores.step(axons, self.learn_cfg, phase, stats)
+        spikes, _, _ = self.cores.step(axons, self.learn_cfg, phase, self.learn_stats)
 
         fired = np.flatnonzero(spikes)  # c * N + n, in core then neuron order
-        valid = self._valid[fired]
         self.pending = np.zeros_like(axons)
-        self.pending.reshape(-1)[self._target[fired][valid]] = True
-        routed = int(self._routes[fired].sum())
-        out = fired[self.params["output"].reshape(-1)[fired] != 0]
         c = self.counters
-        c["routed"] += routed
-        c["delivered"] += routed + host.size
+        if self._any_route and fired.size:
+            self.pending.reshape(-1)[self._target[fired][self._valid[fired]]] = True
+            routed = int(self._routes[fired].sum())
+            c["routed"] += routed
+            c["delivered"] += routed
+            c["carried"] += self._hops[fired].sum(axis=0)
+        out = fired[self.params["output"].reshape(-1)[fired] != 0]
+        c["delivered"] += host.size
         c["host_events"] += host.size
         c["output_events"] += out.size
-        c["carried"] += self._hops[fired].sum(axis=0) + (host.size + out.size)
-        stamp = self.tick_count & ((1 << g.tick_bits) - 1)
-        events = [(stamp, int(e) // g.neurons, int(e) % g.neurons) for e in out]
+        c["carried"] += host.size + out.size
         self.tick_count += 1
-        return spikes, events
+        if not out.size:
+            return spikes, []
+        stamp = (self.tick_count - 1) & ((1 << g.tick_bits) - 1)
+        core, neuron = np.divmod(out, g.neurons)
+        return spikes, [(stamp, a, b) for a, b in zip(core.tolist(), neuron.tolist())]

@@ -7,7 +7,7 @@ from spikeloom.defs import Geometry
 from spikeloom.network import Network
 from spikeloom.sim.core import CoreModel
 from spikeloom.sim.neuron import STATE_FIELDS
-from spikeloom.sim.stimulus import random_core
+from spikeloom.sim.stimulus import MODEL_KINDS, random_core, random_host_inputs, random_network
 from spikeloom.sim.top import ChipModel, lca_level
 
 G22 = Geometry(levels=(2, 2), neurons=4, axons=4, lanes=2, count_bits=2, potential_bits=8)
@@ -182,3 +182,133 @@ def test_mapped_small_world_equals_one_big_core():
         routed += chip.counters["routed"]
         checked += 1
     assert checked >= 4 and routed > 0  # and spikes did cross between cores
+
+
+# -- neuron models, missing cores and axons (docs/semantics.md §5) ----------
+
+
+@pytest.mark.parametrize("levels", [(1,), (2,), (4,)])
+def test_all_counter_chip_routes_only_spikes(levels):
+    """An all-COUNTER chip: spikes are bool, and only real spikes route.
+
+    Neuron 1 of core 0 fires at tick 0 (input 1 + direct = 2 >= 2) and routes
+    to axon 2 of the last core, whose neuron 0 (weight 3) fires at tick 1.
+    Nothing else has input, so nothing else may happen (a spike vector of
+    integers once indexed the routing table and woke other axons)."""
+    g = Geometry(levels=levels, neurons=4, axons=4, lanes=2, count_bits=2, potential_bits=8)
+    last = g.cores - 1
+    net = Network.empty(g)
+    net.params["model"][:] = 1
+    net.params["threshold"][:] = 2
+    net.params["window"][:] = 3
+    net.params["direct"][:] = 1
+    net.params["output"][:] = 1
+    net.count[0, g.neurons + 0, 1] = 1
+    net.route_valid[0, 1, 0] = 1
+    net.route_core[0, 1, 0] = last
+    net.route_axon[0, 1, 0] = 2
+    net.count[last, g.neurons + 2, 0] = 3
+    # Valid entries of neurons that never fire: they must send nothing.
+    net.route_valid[:, 2:, :] = 1
+    net.route_axon[:, 2:, :] = 3
+    net.count[:, g.neurons + 3, :] = 3
+    chip = ChipModel(net)
+    spikes, events = chip.tick([(0, 0)])
+    assert spikes.dtype == bool
+    assert events == [(0, 0, 1)] and chip.counters["routed"] == 1
+    spikes, events = chip.tick()
+    assert spikes.dtype == bool and events == [(1, last, 0)]
+    for t in range(2, 8):
+        spikes, events = chip.tick()
+        assert not spikes.any() and events == [], t
+    assert chip.counters["routed"] == 1 and chip.counters["delivered"] == 2
+    assert not chip.pending.any()
+
+
+def test_host_event_for_missing_core_is_dropped_and_counted():
+    # 3 cores: core field 2 bits, core 3 does not exist. 1 core: field 1 bit.
+    for levels, missing in (((3,), 3), ((1,), 1)):
+        g = Geometry(levels=levels, neurons=4, axons=4, lanes=2, count_bits=2, potential_bits=8)
+        net = relay_network(g)
+        net.count[:, g.neurons + 1, 0] = 1
+        chip = ChipModel(net)
+        spikes, _ = chip.tick([(missing, 1), (0, 1), (missing, 0)])
+        assert spikes[0, 0] and spikes.sum() == 1
+        c = chip.counters
+        assert c["host_dropped"] == 2
+        # Only the event taken counts as a host event, is delivered and carried.
+        assert c["host_events"] == 1 and c["delivered"] == 1
+        assert c["carried"].tolist() == [1 + 1] * len(levels)  # host + output event
+        with pytest.raises(ValueError, match="out of range"):
+            chip.tick([(1 << g.core_bits, 0)])  # the core field cannot hold it
+
+
+def test_route_to_missing_core_is_ignored_with_one_core():
+    """cores = 1: the core field is 1 bit, so an entry can name core 1."""
+    g = Geometry(levels=(1,), neurons=4, axons=4, lanes=2, count_bits=2, potential_bits=8)
+    net = relay_network(g)
+    net.count[0, g.neurons, 0] = 1
+    net.count[0, g.neurons + 1, 2] = 1
+    chip = ChipModel(net)
+    # As the link writes it (validate() would refuse it): entry 0 to core 1.
+    net.route_valid[0, 0, :2] = 1
+    net.route_core[0, 0, :2] = [1, 0]
+    net.route_axon[0, 0, :2] = [1, 1]
+    chip.reload()
+    chip.tick([(0, 0)])
+    assert chip.counters["routed"] == 1  # entry 1 only
+    spikes, _ = chip.tick()
+    assert spikes[0].tolist() == [False, False, True, False]
+
+
+def test_route_to_axon_one_with_one_axon_reaches_axon_zero():
+    """axons = 1: the axon field is 1 bit; the core takes its low 0 bits."""
+    g = Geometry(levels=(2,), neurons=4, axons=1, lanes=2, count_bits=2, potential_bits=8)
+    net = relay_network(g)
+    net.count[0, g.neurons, 0] = 1  # axon 0 of core 0 -> neuron 0
+    net.count[1, g.neurons, 3] = 1  # axon 0 of core 1 -> neuron 3
+    chip = ChipModel(net)
+    net.route_valid[0, 0, 0] = 1
+    net.route_core[0, 0, 0] = 1
+    net.route_axon[0, 0, 0] = 1
+    chip.reload()
+    spikes, _ = chip.tick([(0, 1)])  # a host event names axon 1 too
+    assert spikes[0, 0] and chip.counters["host_events"] == 1
+    spikes, _ = chip.tick()
+    assert spikes[1].tolist() == [False, False, False, True]
+    assert chip.counters["delivered"] == 2
+
+
+def test_core_model_is_a_view_of_the_chip_engine():
+    """CoreModel and ChipModel run the same engine (sim.core.CoreStack)."""
+    from spikeloom.sim.core import CoreStack
+
+    g = Geometry(neurons=8, axons=8, lanes=2, count_bits=2, potential_bits=8)
+    core = random_core(g, 2)
+    assert isinstance(core.stack, CoreStack)
+    assert isinstance(ChipModel(relay_network()).cores, CoreStack)
+    core.state["v"][3] = 5
+    core.params["threshold"] = 7
+    assert core.stack.state["v"][0, 3] == 5
+    assert (core.stack.params["threshold"][0] == 7).all()
+
+
+def test_random_networks_fit_small_potentials_and_vary_models():
+    """P = 5 with k = 4 (thresholds clipped to 15 < 4 * max_count): every
+    seed gives a valid network; the seeds cycle all-LIF, all-COUNTER, mixed
+    chips and chips of cores of different kinds, and they all run."""
+    g = Geometry(levels=(2, 2), neurons=8, axons=8, lanes=2, count_bits=4, potential_bits=5)
+    seen = set()
+    for seed in range(20):
+        net = random_network(g, seed)  # validates
+        m = net.params["model"]
+        kind = MODEL_KINDS[seed % len(MODEL_KINDS)]
+        per_core = {"L" if not r.any() else "C" if r.all() else "M" for r in m}
+        if kind in ("lif", "counter"):
+            assert per_core == {kind[0].upper()}, (seed, kind)
+        seen |= per_core
+        chip = ChipModel(net)
+        for ev in random_host_inputs(g, seed, 20):
+            spikes, _ = chip.tick(ev)
+            assert spikes.dtype == bool
+    assert seen == {"L", "C", "M"}
