@@ -66,6 +66,8 @@ class CoreStack:
         # Every partial sum of a column is bounded by rows * max_count, which
         # acc_bits holds (docs/semantics.md §3): int16 when it fits.
         self.acc = np.int16 if g.acc_bits <= 16 else np.int32
+        self._lim = neuron.limits(g)
+        self._n, self._rows = g.neurons, g.rows
         self._w = None
 
     def changed(self):
@@ -92,7 +94,7 @@ class CoreStack:
         # and sum each core's block: one gather and one sum for all cores.
         counts = np.count_nonzero(active, axis=1)
         width = int(counts.max()) if flat.size else 0
-        core = flat // g.rows
+        core = flat // self._rows
         rank = np.arange(flat.size) - (np.cumsum(counts) - counts)[core]
         idx = np.full((self.cores, width), w.shape[0] - 1, dtype=np.int64)
         idx[core, rank] = flat
@@ -106,27 +108,26 @@ class CoreStack:
         every core if ``cfg.learn`` (and the geometry has a history); its
         counts are added to ``stats``.
         """
-        g = self.g
-        active = np.empty((self.cores, g.rows), dtype=bool)
-        active[:, : g.neurons] = self.last_spikes
-        active[:, g.neurons :] = axons
+        n = self._n
+        active = np.empty((self.cores, self._rows), dtype=bool)
+        active[:, :n] = self.last_spikes
+        active[:, n:] = axons
         inp = self.integrate(active)
-        self.state, spikes = neuron.step(g, self.params, self.state, inp)
-        if cfg.learn and g.history:
-            w = self.weights[:-1].reshape(self.cores, g.rows, g.neurons)
+        self.state, spikes = neuron.step(self._lim, self.params, self.state, inp)
+        if cfg.learn and self.g.history:
+            w = self.weights[:-1].reshape(self.count.shape)
             learn_bits = self.params["learn"]
             for c, lr in enumerate(self.learners):
-                stats.add(
-                    lr.learn(
-                        self.count[c],
-                        self.sign[c],
-                        learn_bits[c],
-                        active[c],
-                        spikes[c],
-                        cfg,
-                        phase,
-                        weights=w[c],
-                    )
+                lr.learn(
+                    self.count[c],
+                    self.sign[c],
+                    learn_bits[c],
+                    active[c],
+                    spikes[c],
+                    cfg,
+                    phase,
+                    weights=w[c],
+                    stats=stats,
                 )
         self.last_spikes = spikes
         return spikes, inp, active
@@ -274,7 +275,7 @@ class CoreModel:
         ax = as_indices(axons)
         row = np.zeros(g.axons, dtype=bool)
         if ax.size:
-            if ax.min() < 0 or ax.max() >= g.axons:
+            if ax.view(np.uint64).max() >= g.axons:  # negative ones wrap to huge
                 raise ValueError(f"axon index out of range 0..{g.axons - 1}: {ax.tolist()}")
             row[ax] = True
         return row

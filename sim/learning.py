@@ -127,6 +127,7 @@ class Learner:
         cfg: LearnConfig,
         phase: int,
         weights: np.ndarray | None = None,
+        stats: LearnStats | None = None,
     ) -> LearnStats:
         """One learn phase; changes ``count`` (rows, N) in place.
 
@@ -135,13 +136,15 @@ class Learner:
         ``phase``: the tick's episode phase. ``sign`` is only read (growth
         keeps an entry's stored sign). ``weights``, if given, is the (rows,
         N) signed-weight array kept in step with ``count``: every changed
-        entry is rewritten there too.
+        entry is rewritten there too. The phase's counts are returned, and
+        added to ``stats`` if given.
         """
         g = self.g
         active = np.asarray(active, dtype=bool)
         self.hist = ((self.hist << 1) | active) & ((1 << g.history) - 1)
         learn_bits = np.asarray(learn_bits)
         post = np.flatnonzero(np.asarray(spikes, dtype=bool) & (learn_bits != 0))
+        total = stats
         stats = LearnStats(visits=g.rows * len(post))
         growing = np.flatnonzero(active) if cfg.p_grow else np.zeros(0, dtype=np.int64)
         if not post.size and not growing.size:
@@ -197,4 +200,6 @@ class Learner:
             rr, cc = np.concatenate(changed_r), np.concatenate(changed_c)
             w = count[rr, cc]
             weights[rr, cc] = np.where(sign[rr, cc] != 0, -w, w)
+        if total is not None:
+            total.add(stats)
         return stats
