@@ -86,7 +86,7 @@ class CoreStack:
 
     def integrate(self, active: np.ndarray) -> np.ndarray:
         """(cores, N) exact input sums of the (cores, rows) bool ``active`` rows."""
-        g, w = self.g, self.weights
+        w = self.weights
         flat = np.flatnonzero(active)
         if self.cores == 1:
             return np.take(w, flat, axis=0).sum(axis=0, dtype=self.acc)[None]
