@@ -33,6 +33,11 @@ calls, Brian2's ``run`` after a one-step warm-up run that compiles the code
 the implementations interleaved, with ``OPENBLAS_NUM_THREADS=1`` (set here,
 before numpy loads; the golden model makes no BLAS call either way).
 
+Learning: ticks per second of the first ticks of ``examples/digits.py``'s
+training (STDP and growth on every tick, 256 COUNTER neurons) replayed on
+``CoreModel`` (``examples.common.replay``), CPU time; skipped where
+scikit-learn (the ``dev`` extra) is missing.
+
 The sweep runs ``ChipModel`` alone for N = 256, 1024 and 4096 neurons in
 all and 1, 5 and 20 % axon activity, on one core (A = N) and on 16 cores
 (levels (4, 4), N / 16 neurons and axons per core, every neuron routing one
@@ -66,8 +71,10 @@ QUICK_DIR = ROOT / "build" / "bench" / "model-quick"
 
 PARAMS = dict(threshold=40, leak=1, refractory=2)
 DENSITY, ACTIVITY, INHIBITORY = 0.10, 0.05, 0.5
-FULL = dict(neurons=1024, ticks=1000, repeats=3, sweep_n=(256, 1024, 4096), sweep_ticks=300)
-QUICK = dict(neurons=128, ticks=100, repeats=1, sweep_n=(64, 256), sweep_ticks=30)
+FULL = dict(
+    neurons=1024, ticks=1000, repeats=3, sweep_n=(256, 1024, 4096), sweep_ticks=300, digits=20000
+)
+QUICK = dict(neurons=128, ticks=100, repeats=1, sweep_n=(64, 256), sweep_ticks=30, digits=300)
 SWEEP_ACTIVITY = (0.01, 0.05, 0.20)
 
 
@@ -278,6 +285,28 @@ def comparison(size, brian2):
     return out
 
 
+def digits_training(ticks: int) -> dict | None:
+    """Ticks/s of the first ``ticks`` ticks of the digits example's training."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from examples import digits
+        from examples.common import replay
+
+        run = digits.build()
+    except ImportError as e:
+        print(f"digits training skipped: {e}")
+        return None
+    t0 = time.process_time()
+    _, spikes = replay(run, ticks=ticks)
+    seconds = time.process_time() - t0
+    return {
+        "ticks": ticks,
+        "spikes": int(spikes.sum()),
+        "seconds": round(seconds, 3),
+        "ticks_per_s": round(ticks / seconds, 1),
+    }
+
+
 def sweep(size):
     rows = []
     for cores in (1, 16):
@@ -317,6 +346,17 @@ def summary(cmp: dict, brian2) -> dict:
     return out
 
 
+def _digits_line(d: dict | None) -> list[str]:
+    if d is None:
+        return ["", "Digits training: not measured (scikit-learn missing)."]
+    return [
+        "",
+        f"Learning: the first {d['ticks']} ticks of `examples/digits.py`'s training "
+        f"(STDP and growth every tick, 256 COUNTER neurons) on `CoreModel`: "
+        f"{d['ticks_per_s']:.0f} ticks/s ({d['seconds']} s CPU).",
+    ]
+
+
 def table(res: dict) -> str:
     cmp = res["comparison"]
     impl = cmp["implementations"]
@@ -349,7 +389,8 @@ def table(res: dict) -> str:
             f"{v['events_per_s'] / chip:.2f} | {v['raster_agreement']:.0%} of ticks |"
         )
     if res["brian2"] is None:
-        lines += ["", "Brian2 is not installed here (`pip install -e .[bench]`): not compared."]
+        lines += ["", "Brian2 not run (not installed: `pip install -e .[bench]`; or `--no-brian2`)."]
+    lines += _digits_line(res["digits_training"])
     lines += [
         "",
         "## Scaling of `ChipModel`",
@@ -386,6 +427,7 @@ def main(argv=None):
         "numpy": np.__version__,
         "quick": args.quick,
         "comparison": cmp,
+        "digits_training": digits_training(size["digits"]),
         "sweep": sweep(size),
     }
     results, tab = RESULTS, TABLE
@@ -396,6 +438,7 @@ def main(argv=None):
     results.write_text(json.dumps(res, indent=1) + "\n")
     tab.write_text(table(res))
     print(json.dumps({k: v for k, v in res.items() if k not in ("comparison", "sweep")}))
+    print(f"wrote {results} and {tab}")
     return res
 
 

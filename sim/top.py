@@ -159,8 +159,8 @@ class ChipModel:
         ev = as_indices(host_events).reshape(-1, 2)
         if not ev.size:
             return ev[:, 0]
-        hi = ev.max(axis=0)
-        if ev.min() < 0 or hi[0] >= 1 << g.core_bits or hi[1] >= 1 << max(1, g.axon_bits):
+        hi = ev.view(np.uint64).max(axis=0)  # a negative value wraps to a huge one
+        if hi[0] >= 1 << g.core_bits or hi[1] >= 1 << max(1, g.axon_bits):
             raise ValueError(
                 f"host event out of range (cores {g.cores}, axons {g.axons}): {ev.tolist()}"
             )
@@ -190,15 +190,15 @@ class ChipModel:
         spikes, _, _ = self.cores.step(axons, self.learn_cfg, phase, self.learn_stats)
 
         fired = np.flatnonzero(spikes)  # c * N + n, in core then neuron order
-        self.pending = np.zeros_like(axons)
+        axons.fill(False)  # the stack took its copy: now the next tick's routed events
         c = self.counters
         if self._any_route and fired.size:
-            self.pending.reshape(-1)[self._target[fired][self._valid[fired]]] = True
+            axons.reshape(-1)[self._target[fired][self._valid[fired]]] = True
             routed = int(self._routes[fired].sum())
             c["routed"] += routed
             c["delivered"] += routed
             c["carried"] += self._hops[fired].sum(axis=0)
-        out = fired[self.params["output"].reshape(-1)[fired] != 0]
+        out = fired[self.params["output"].reshape(-1)[fired] != 0] if fired.size else fired
         c["delivered"] += host.size
         c["host_events"] += host.size
         c["output_events"] += out.size
