@@ -389,7 +389,7 @@ def table(res: dict) -> str:
             f"{v['events_per_s'] / chip:.2f} | {v['raster_agreement']:.0%} of ticks |"
         )
     if res["brian2"] is None:
-        lines += ["", "Brian2 not run (not installed: `pip install -e .[bench]`; or `--no-brian2`)."]
+        lines += ["", "Brian2 not run (not installed: `pip install -e .[bench]`)."]
     lines += _digits_line(res["digits_training"])
     lines += [
         "",
