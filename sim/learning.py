@@ -81,6 +81,12 @@ def draws(x: int, k: int) -> np.ndarray:
     return out
 
 
+def _rewrite(weights, count, sign, r, c):
+    """The signed weights of entries (r, c) from their count and sign."""
+    w = count[r, c]
+    weights[r, c] = np.where(sign[r, c] != 0, -w, w)
+
+
 @dataclass
 class LearnStats:
     """What one learn phase did (for benchmarks and tests)."""
@@ -150,40 +156,48 @@ class Learner:
         if not post.size and not growing.size:
             return stats
 
-        # The draws of each row: its STDP entries (row-major), then 2 if it grows.
-        nz = count[:, post] != 0
-        r, p = np.nonzero(nz)
-        n_stdp = np.bincount(r, minlength=g.rows)
-        per_row = n_stdp.copy()
-        per_row[growing] += 2
-        first = np.cumsum(per_row) - per_row  # each row's first draw
-        u_all = self._draw(int(per_row.sum()))
+        # The draws: row by row, a row's STDP entries (increasing j), then
+        # its two growth draws if it grows. Entry k of the row-major list (r, p)
+        # is preceded by two draws per growing row above r[k]; growing row i
+        # by the STDP entries of the rows up to it and 2 i growth draws.
+        # The signed weights (int16) are non-zero where count is: gathered
+        # instead of count when given (a quarter of the bytes).
+        nonzero = count if weights is None else weights
+        r, p = np.nonzero(nonzero[:, post])
+        u_all = self._draw(r.size + 2 * growing.size)
         stats.draws = len(u_all)
-        changed_r, changed_c = [], []
 
         if r.size:
-            # Rows are in increasing order in r; an entry's rank in its row is
-            # its position minus the row's first STDP entry.
-            rank = np.arange(r.size) - (np.cumsum(n_stdp) - n_stdp)[r]
-            u = u_all[first[r] + rank] & (PROB_ONE - 1)
+            if growing.size:
+                u = u_all[np.arange(r.size) + 2 * np.searchsorted(growing, r)]
+            else:
+                u = u_all[: r.size]
+            u = u & (PROB_ONE - 1)
             j = post[p]
             c = count[r, j]
             pre = self.hist[r] != 0
-            inc = pre & (u < cfg.p_plus) & (c < g.max_count)
-            dec = ~pre & (u < cfg.p_minus)
-            stats.potentiated = int(np.count_nonzero(inc))
-            stats.depressed = int(np.count_nonzero(dec))
-            moved = inc | dec
-            if moved.any():
+            moved = np.zeros(r.size, dtype=bool)
+            delta = np.zeros(r.size, dtype=np.int64)
+            if cfg.p_plus:
+                inc = pre & (u < cfg.p_plus) & (c < g.max_count)
+                stats.potentiated = int(np.count_nonzero(inc))
+                moved |= inc
+                delta += inc
+            if cfg.p_minus:
+                dec = (u < cfg.p_minus) > pre  # and not in the window
+                stats.depressed = int(np.count_nonzero(dec))
+                moved |= dec
+                delta -= dec
+            if stats.potentiated or stats.depressed:
                 rr, jj = r[moved], j[moved]
-                count[rr, jj] = c[moved] + inc[moved] - dec[moved]
-                changed_r.append(rr)
-                changed_c.append(jj)
+                count[rr, jj] = c[moved] + delta[moved]
+                if weights is not None:  # before growth counts the row's synapses
+                    _rewrite(weights, count, sign, rr, jj)
 
         if growing.size:
             rows = growing
-            n = np.count_nonzero(count[rows], axis=1)
-            at = first[rows] + n_stdp[rows]
+            n = np.count_nonzero(nonzero[rows], axis=1)
+            at = np.searchsorted(r, rows, side="right") + 2 * np.arange(rows.size)
             u = u_all[at] & (PROB_ONE - 1)
             col = u_all[at + 1] & (g.neurons - 1)
             e = max(cfg.episode, 1)
@@ -192,14 +206,10 @@ class Learner:
             ok = chance & (count[rows, col] == 0) & (learn_bits[col] != 0)
             if ok.any():
                 count[rows[ok], col[ok]] = 1
-                changed_r.append(rows[ok])
-                changed_c.append(col[ok])
+                if weights is not None:
+                    _rewrite(weights, count, sign, rows[ok], col[ok])
             stats.grown = int(np.count_nonzero(ok))
 
-        if weights is not None and changed_r:
-            rr, cc = np.concatenate(changed_r), np.concatenate(changed_c)
-            w = count[rr, cc]
-            weights[rr, cc] = np.where(sign[rr, cc] != 0, -w, w)
         if total is not None:
             total.add(stats)
         return stats
