@@ -47,8 +47,11 @@ class CoreStack:
     ``count`` and ``sign`` are (cores, rows, N), ``params[f]`` and
     ``state[f]`` (cores, N), all int64; arrays passed in are used as they
     are (not copied), so a caller that owns them (the chip's network) sees
-    learning change ``count`` in place. After changing ``count``, ``sign``
-    or ``params`` other than through this class, call :meth:`changed`.
+    learning change ``count`` in place. Parameters are read on every tick;
+    the signed weights are cached, so after writing ``count`` or ``sign``
+    other than through this class or the learn phase, call :meth:`changed`.
+    The neuron update takes one model's rules only when every neuron of the
+    stack uses that model (``sim/neuron.py``).
     """
 
     def __init__(self, geometry: Geometry, cores: int, count=None, sign=None, params=None):

@@ -312,3 +312,86 @@ def test_random_networks_fit_small_potentials_and_vary_models():
             spikes, _ = chip.tick(ev)
             assert spikes.dtype == bool
     assert seen == {"L", "C", "M"}
+
+
+# -- the same edge cases on the RTL (Amaranth's simulator) -----------------
+
+
+def _rtl_run(g, net, host, ticks):
+    """``net`` loaded into ``hdl.top.Chip`` through its configuration port;
+    ``host[t]`` injected before tick t. Per tick the sorted (core, neuron)
+    output events, then the counters."""
+    from amaranth.sim import Simulator
+    from test_fabric_units import send, write
+
+    from spikeloom.defs import Region
+    from spikeloom.hdl.top import COUNTERS, Chip
+
+    dut = Chip(g)
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    out = {}
+
+    async def tb(ctx):
+        ctx.set(dut.out.ready, 1)
+        for c in range(g.cores):
+            for region in Region:
+                for i, word in enumerate(net.region_words(c, region)):
+                    if word:
+                        await write(ctx, dut, c, region, i, word)
+        events = []
+        for t in range(ticks):
+            for core, axon in host[t] if t < len(host) else ():
+                await send(ctx, dut, core, axon)
+            ctx.set(dut.tick_start, 1)
+            await ctx.tick()
+            ctx.set(dut.tick_start, 0)
+            got = []
+            while True:
+                if ctx.get(dut.out.valid):
+                    got.append((ctx.get(dut.out.payload.core), ctx.get(dut.out.payload.neuron)))
+                if not ctx.get(dut.busy):
+                    break
+                await ctx.tick()
+            events.append(sorted(got))
+        out["events"] = events
+        out["counters"] = {n: ctx.get(getattr(dut, n)) for n in COUNTERS}
+        out["carried"] = [ctx.get(dut.carried[i]) for i in range(len(g.levels))]
+
+    sim.add_testbench(tb)
+    sim.run()
+    return out
+
+
+def test_rtl_and_model_agree_on_missing_cores_and_one_axon():
+    """cores = 1 (a route and a host event name core 1) and A = 1 (a route
+    and a host event name axon 1), on the RTL and on the golden model."""
+    cases = []
+    # One core: n0 routes to core 1 (ignored) and to its own axon 1 (-> n2).
+    g1 = Geometry(levels=(1,), neurons=4, axons=4, lanes=2, count_bits=2, potential_bits=8)
+    net = relay_network(g1)
+    net.count[0, g1.neurons + 0, 0] = 1
+    net.count[0, g1.neurons + 1, 2] = 1
+    cases.append((g1, net, [(1, 1), (0, 0)], {(0, 0, 0): (1, 1), (0, 0, 1): (0, 1)}, (0, 2)))
+    # A = 1: axon 1 is axon 0; core 0 n0 routes to core 1 axon 1 (-> n3).
+    ga = Geometry(levels=(2,), neurons=4, axons=1, lanes=2, count_bits=2, potential_bits=8)
+    net = relay_network(ga)
+    net.count[0, ga.neurons, 0] = 1
+    net.count[1, ga.neurons, 3] = 1
+    cases.append((ga, net, [(0, 1)], {(0, 0, 0): (1, 1)}, (1, 3)))
+    for g, net, host, routes, reached in cases:
+        chip = ChipModel(net.validate())
+        # The out-of-range fields, written as the link would (validate() refuses them).
+        for (c, n, f), (core, axon) in routes.items():
+            net.route_valid[c, n, f] = 1
+            net.route_core[c, n, f] = core
+            net.route_axon[c, n, f] = axon
+        chip.reload()
+        model = [[(c, n) for _, c, n in chip.tick(host if t == 0 else ())[1]] for t in range(3)]
+        assert model == [[(0, 0)], [reached], []], (g, model)
+        assert chip.counters["host_dropped"] == (1 if g is g1 else 0)
+        rtl = _rtl_run(g, net, [host], 3)
+        assert rtl["events"] == model, (g, rtl["events"], model)
+        counters = {k: v for k, v in chip.counters.items() if k != "carried"}
+        assert rtl["counters"] == counters, (g, rtl["counters"], counters)
+        assert rtl["carried"] == chip.counters["carried"].tolist()
