@@ -17,6 +17,9 @@ from spikeloom.defs import PARAM_FIELDS, STATE_FIELDS, Geometry, Model
 __all__ = ["PARAM_FIELDS", "STATE_FIELDS", "limits", "step", "update", "zero_state"]
 
 
+_COUNTER = int(Model.COUNTER)
+
+
 def zero_state(geometry: Geometry) -> dict[str, np.ndarray]:
     return {f: np.zeros(geometry.neurons, dtype=np.int64) for f in STATE_FIELDS}
 
@@ -87,7 +90,7 @@ def step(lim, params: dict, state: dict, inp: np.ndarray):
     """:func:`update` on int64 arrays of one shape, ``lim`` = :func:`limits`
     (the engine's call: no conversions)."""
     v, s, timer, active = state["v"], state["s"], state["timer"], state["active"]
-    is_counter = params["model"] == Model.COUNTER
+    is_counter = params["model"] == _COUNTER
     n_counter = int(np.count_nonzero(is_counter))
     if n_counter == 0:
         lv, lt, spikes = _lif(lim, params, v, timer, inp)

@@ -117,6 +117,8 @@ class ChipModel:
         self._target = target.reshape(n, g.fanout)
         self._routes = np.count_nonzero(self._valid, axis=1)  # events per spike
         self._any_route = bool(self._routes.any())
+        # A host event's fields: core_bits and max(1, axon_bits) bits.
+        self._field_max = (1 << g.core_bits, 1 << max(1, g.axon_bits))
         # Segments crossed per level by a spike's routed events (all entries).
         lev = lca_level(g, np.arange(g.cores)[:, None, None], network.route_core)
         hops = [np.where(lev > i, 2, np.where(lev == i, 1, 0)) for i in range(len(g.levels))]
@@ -160,7 +162,7 @@ class ChipModel:
         if not ev.size:
             return ev[:, 0]
         hi = ev.view(np.uint64).max(axis=0)  # a negative value wraps to a huge one
-        if hi[0] >= 1 << g.core_bits or hi[1] >= 1 << max(1, g.axon_bits):
+        if hi[0] >= self._field_max[0] or hi[1] >= self._field_max[1]:
             raise ValueError(
                 f"host event out of range (cores {g.cores}, axons {g.axons}): {ev.tolist()}"
             )
