@@ -231,9 +231,9 @@ def run_brian2(b2, target, net, host):
         syn.append(s)
     mon = b2.SpikeMonitor(neurons)
     model = b2.Network(neurons, axons, *syn, mon)
-    model.run(1 * b2.ms)  # step 0 (tick -1): compiles the code; nothing can spike
+    model.run(1 * b2.ms, namespace={})  # step 0 (tick -1): compiles; nothing can spike
     t0 = time.process_time()
-    model.run(ticks * b2.ms)
+    model.run(ticks * b2.ms, namespace={})
     seconds = time.process_time() - t0
     raster = np.zeros((ticks + 1, 1, n), dtype=bool)
     step = np.round(np.asarray(mon.t / b2.ms)).astype(int)
