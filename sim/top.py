@@ -161,7 +161,8 @@ class ChipModel:
         ev = as_indices(host_events).reshape(-1, 2)
         if not ev.size:
             return ev[:, 0]
-        hi = ev.view(np.uint64).max(axis=0)  # a negative value wraps to a huge one
+        u = ev.view(np.uint64)  # a negative value wraps to a huge one
+        hi = (int(u[:, 0].max()), int(u[:, 1].max()))
         if hi[0] >= self._field_max[0] or hi[1] >= self._field_max[1]:
             raise ValueError(
                 f"host event out of range (cores {g.cores}, axons {g.axons}): {ev.tolist()}"
