@@ -403,7 +403,7 @@ def table(res: dict) -> str:
     for k, why in cmp["failed"].items():
         lines.append(f"| {names[k]} | failed here: {why.splitlines()[0]} | | | |")
     if res["brian2"] is None:
-        lines += ["", "Brian2 not run (not installed: `pip install -e .[bench]`)."]
+        lines += ["", 'Brian2 not run (not installed: `pip install -e ".[bench]"`).']
     lines += _digits_line(res["digits_training"])
     lines += [
         "",
@@ -431,7 +431,7 @@ def main(argv=None):
     size = QUICK if args.quick else FULL
     brian2 = None if args.no_brian2 else import_brian2()
     if brian2 is None and not args.no_brian2:
-        print("Brian2 is not installed (pip install -e .[bench]): golden model only")
+        print('Brian2 is not installed (pip install -e ".[bench]"): golden model only')
     cmp = comparison(size, brian2)
     res = {
         **summary(cmp, brian2),
