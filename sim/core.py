@@ -156,8 +156,11 @@ class _CoreFields(MutableMapping):
 
     Assigning a field writes into the stack (broadcast to N)."""
 
-    def __init__(self, get):
-        self._get = get  # -> the stack's dict of (1, N) arrays
+    def __init__(self, stack: CoreStack, name: str):
+        self._stack, self._name = stack, name  # the stack's dict of (1, N) arrays
+
+    def _get(self) -> dict:
+        return getattr(self._stack, self._name)
 
     def __getitem__(self, k):
         return self._get()[k][0]
@@ -192,7 +195,7 @@ class CoreModel:
         #: Learning parameters in effect (the chip's registers) and the unit's state.
         self.learn_cfg = LearnConfig()
         self.learn_stats = LearnStats()  #: what the last learn phase did
-        self.params = _CoreFields(lambda: self.stack.params)
+        self.params = _CoreFields(self.stack, "params")
 
     # -- the stack's arrays, as core 0 -----------------------------------------
 
@@ -206,11 +209,11 @@ class CoreModel:
 
     @property
     def state(self) -> MutableMapping:
-        return _CoreFields(lambda: self.stack.state)
+        return _CoreFields(self.stack, "state")
 
     @state.setter
     def state(self, fields: dict):
-        st = _CoreFields(lambda: self.stack.state)
+        st = _CoreFields(self.stack, "state")
         for k, v in fields.items():
             st[k] = v
 
