@@ -10,8 +10,11 @@ synapse (two draws: the chance, then the column).
 
 Rows never interact (STDP and growth of row r touch row r only), so the
 model counts each row's draws first, generates the tick's draws in one
-sequence, and applies every rule vectorised; the sequence and its split
-among rows is exactly the hardware's.
+sequence, and applies every rule vectorised over rows and posts; the
+sequence and its split among rows is exactly the hardware's. The draws
+are generated in blocks by jump-ahead tables (xorshift32 is linear over
+GF(2): state i after x is the XOR of four byte-indexed table entries), so
+a learn phase has no Python loop over draws, rows or posts.
 """
 
 from __future__ import annotations
@@ -20,9 +23,68 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spikeloom.defs import PRNG_RESET, PROB_ONE, Geometry, LearnConfig, prng_seed, xorshift32
+from spikeloom.defs import (
+    PRNG_RESET,
+    PROB_ONE,
+    XORSHIFT,
+    Geometry,
+    LearnConfig,
+    prng_seed,
+    xorshift32,
+)
 
-__all__ = ["Learner", "LearnStats"]
+__all__ = ["Learner", "LearnStats", "draws"]
+
+_BLOCK = 512  #: draws per jump-ahead block
+_TABLES: np.ndarray | None = None  #: (4, 256, _BLOCK) uint32, built on first use
+
+
+def _tables() -> np.ndarray:
+    """``T[k, b, i]``: the state i + 1 steps after the state ``b << 8k``."""
+    global _TABLES
+    if _TABLES is None:
+        a, b, c = XORSHIFT
+        cols = np.empty((_BLOCK, 32), dtype=np.uint32)  # step i of each basis bit
+        x = (np.uint32(1) << np.arange(32, dtype=np.uint32)).astype(np.uint32)
+        for i in range(_BLOCK):
+            x = x ^ (x << np.uint32(a))
+            x = x ^ (x >> np.uint32(b))
+            x = x ^ (x << np.uint32(c))
+            cols[i] = x
+        t = np.zeros((4, 256, _BLOCK), dtype=np.uint32)
+        for k in range(4):
+            for v in range(1, 256):
+                low = (v & -v).bit_length() - 1
+                t[k, v] = t[k, v & (v - 1)] ^ cols[:, 8 * k + low]
+        _TABLES = t
+    return _TABLES
+
+
+def draws(x: int, k: int) -> np.ndarray:
+    """The next ``k`` generator states after state ``x`` (int64 array)."""
+    out = np.empty(k, dtype=np.int64)
+    if k <= 4:
+        for i in range(k):
+            x = xorshift32(x)
+            out[i] = x
+        return out
+    t = _tables()
+    pos = 0
+    while pos < k:
+        m = min(_BLOCK, k - pos)
+        blk = t[0, x & 255, :m] ^ t[1, (x >> 8) & 255, :m]
+        blk ^= t[2, (x >> 16) & 255, :m]
+        blk ^= t[3, x >> 24, :m]
+        out[pos : pos + m] = blk
+        x = int(blk[-1])
+        pos += m
+    return out
+
+
+def _rewrite(weights, count, sign, r, c):
+    """The signed weights of entries (r, c) from their count and sign."""
+    w = count[r, c]
+    weights[r, c] = np.where(sign[r, c] != 0, -w, w)
 
 
 @dataclass
@@ -56,12 +118,9 @@ class Learner:
         self.prng = PRNG_RESET
 
     def _draw(self, k: int) -> np.ndarray:
-        out = np.empty(k, dtype=np.int64)
-        x = self.prng
-        for i in range(k):
-            x = xorshift32(x)
-            out[i] = x
-        self.prng = x
+        out = draws(self.prng, k)
+        if k:
+            self.prng = int(out[-1])
         return out
 
     def learn(
@@ -73,51 +132,84 @@ class Learner:
         spikes: np.ndarray,
         cfg: LearnConfig,
         phase: int,
+        weights: np.ndarray | None = None,
+        stats: LearnStats | None = None,
     ) -> LearnStats:
         """One learn phase; changes ``count`` (rows, N) in place.
 
         ``active``: (rows,) bool, the rows active this tick; ``spikes``: (N,)
         bool, this tick's spikes; ``learn_bits``: every neuron's learn-enable;
         ``phase``: the tick's episode phase. ``sign`` is only read (growth
-        keeps an entry's sign).
+        keeps an entry's stored sign). ``weights``, if given, is the (rows,
+        N) signed-weight array kept in step with ``count``: every changed
+        entry is rewritten there too. The phase's counts are returned, and
+        added to ``stats`` if given.
         """
         g = self.g
-        del sign  # growth keeps the entry's stored sign: nothing to read
         active = np.asarray(active, dtype=bool)
         self.hist = ((self.hist << 1) | active) & ((1 << g.history) - 1)
-        pre = self.hist != 0
-        post = np.flatnonzero(np.asarray(spikes, dtype=bool) & (np.asarray(learn_bits) != 0))
-        nz = count[:, post] != 0  # (rows, posts): the STDP draws, row-major
-        n_stdp = nz.sum(axis=1)
-        growing = active & (cfg.p_grow != 0)
-        per_row = n_stdp + 2 * growing
-        start = np.cumsum(per_row) - per_row
-        draws = self._draw(int(per_row.sum()))
-        stats = LearnStats(visits=g.rows * len(post), draws=len(draws))
+        learn_bits = np.asarray(learn_bits)
+        post = np.flatnonzero(np.asarray(spikes, dtype=bool) & (learn_bits != 0))
+        total = stats
+        stats = LearnStats(visits=g.rows * len(post))
+        growing = np.flatnonzero(active) if cfg.p_grow else np.zeros(0, dtype=np.int64)
+        if not post.size and not growing.size:
+            return stats
 
-        r, p = np.nonzero(nz)
+        # The draws: row by row, a row's STDP entries (increasing j), then
+        # its two growth draws if it grows. Entry k of the row-major list (r, p)
+        # is preceded by two draws per growing row above r[k]; growing row i
+        # by the STDP entries of the rows up to it and 2 i growth draws.
+        # The signed weights (int16) are non-zero where count is: gathered
+        # instead of count when given (a quarter of the bytes).
+        nonzero = count if weights is None else weights
+        r, p = np.nonzero(nonzero[:, post])
+        u_all = self._draw(r.size + 2 * growing.size)
+        stats.draws = len(u_all)
+
         if r.size:
-            rank = np.arange(r.size) - (np.cumsum(n_stdp) - n_stdp)[r]
-            u = draws[start[r] + rank] & (PROB_ONE - 1)
+            if growing.size:
+                u = u_all[np.arange(r.size) + 2 * np.searchsorted(growing, r)]
+            else:
+                u = u_all[: r.size]
+            u = u & (PROB_ONE - 1)
             j = post[p]
             c = count[r, j]
-            inc = pre[r] & (u < cfg.p_plus)
-            dec = ~pre[r] & (u < cfg.p_minus)
-            new = np.where(inc, np.minimum(c + 1, g.max_count), np.where(dec, c - 1, c))
-            stats.potentiated = int((new > c).sum())
-            stats.depressed = int((new < c).sum())
-            count[r, j] = new
+            pre = self.hist[r] != 0
+            moved = np.zeros(r.size, dtype=bool)
+            delta = np.zeros(r.size, dtype=np.int64)
+            if cfg.p_plus:
+                inc = pre & (u < cfg.p_plus) & (c < g.max_count)
+                stats.potentiated = int(np.count_nonzero(inc))
+                moved |= inc
+                delta += inc
+            if cfg.p_minus:
+                dec = (u < cfg.p_minus) > pre  # and not in the window
+                stats.depressed = int(np.count_nonzero(dec))
+                moved |= dec
+                delta -= dec
+            if stats.potentiated or stats.depressed:
+                rr, jj = r[moved], j[moved]
+                count[rr, jj] = c[moved] + delta[moved]
+                if weights is not None:  # before growth counts the row's synapses
+                    _rewrite(weights, count, sign, rr, jj)
 
-        rows = np.flatnonzero(growing)
-        if rows.size:
-            n = (count[rows] != 0).sum(axis=1)
-            at = start[rows] + n_stdp[rows]
-            u = draws[at] & (PROB_ONE - 1)
-            col = draws[at + 1] & (g.neurons - 1)
+        if growing.size:
+            rows = growing
+            n = np.count_nonzero(nonzero[rows], axis=1)
+            at = np.searchsorted(r, rows, side="right") + 2 * np.arange(rows.size)
+            u = u_all[at] & (PROB_ONE - 1)
+            col = u_all[at + 1] & (g.neurons - 1)
             e = max(cfg.episode, 1)
             phi = phase if cfg.episode else 0
             chance = u * (1 + n) * e < cfg.p_grow * (e - phi)
-            ok = chance & (count[rows, col] == 0) & (np.asarray(learn_bits)[col] != 0)
-            count[rows[ok], col[ok]] = 1
-            stats.grown = int(ok.sum())
+            ok = chance & (count[rows, col] == 0) & (learn_bits[col] != 0)
+            if ok.any():
+                count[rows[ok], col[ok]] = 1
+                if weights is not None:
+                    _rewrite(weights, count, sign, rows[ok], col[ok])
+            stats.grown = int(np.count_nonzero(ok))
+
+        if total is not None:
+            total.add(stats)
         return stats

@@ -1,10 +1,13 @@
 """Seeded random cores and inputs for cross-checks and benchmarks.
 
-A random core mixes LIF and COUNTER neurons, excitatory and inhibitory
-entries, a density drawn log-uniformly from 1 % to 100 %, and parameters
-that reach saturation (thresholds near the top of the range, strong
-multiplicities). Everything derives from one integer seed, so a failing
-case is replayed from its seed alone.
+A random core has excitatory and inhibitory entries, a density drawn
+log-uniformly from 1 % to 100 %, and parameters that reach saturation
+(thresholds near the top of the range, strong multiplicities). Its neuron
+models follow the seed (``MODEL_KINDS``): all LIF, all COUNTER, or mixed
+(and, for a chip, cores of different kinds). Thresholds and leaks are
+drawn within their P - 1 bits, so any geometry works, including small P
+with large k. Everything derives from one integer seed, so a failing case
+is replayed from its seed alone.
 """
 
 from __future__ import annotations
@@ -24,11 +27,33 @@ __all__ = [
     "relay_traffic",
 ]
 
+#: Neuron models of a random core (``seed % 4``) and of a random network
+#: (``seed % 5``; "cores": each core all LIF, all COUNTER or mixed).
+MODEL_KINDS = ("mixed", "lif", "counter", "mixed", "cores")
+
 #: The kinds of learning cases ``random_learning`` cycles through (seed % 6).
 LEARNING_KINDS = ("random", "saturate", "prune_regrow", "full_rows", "episodes", "certain")
 
 
+def _below(geometry: Geometry, hi: int) -> int:
+    """``hi`` lowered so that a draw below it fits a P - 1 bit field."""
+    return min(hi, geometry.v_max + 1)
+
+
+def _models(kind: str, drawn: np.ndarray, rng) -> np.ndarray:
+    """Neuron models of ``kind`` (``drawn``: a random 0/1 draw of the shape)."""
+    if kind == "lif":
+        return np.zeros_like(drawn)
+    if kind == "counter":
+        return np.ones_like(drawn)
+    if kind == "cores":  # per core (rows of ``drawn``): LIF, COUNTER or mixed
+        per_core = rng.integers(0, 3, drawn.shape[0])[:, None]
+        return np.where(per_core == 2, drawn, per_core)
+    return drawn
+
+
 def random_core(geometry: Geometry, seed: int) -> CoreModel:
+    """A random core; its neuron models are ``MODEL_KINDS[seed % 4]``."""
     g = geometry
     rng = np.random.default_rng([seed, 0])
     n, rows = g.neurons, g.rows
@@ -46,11 +71,11 @@ def random_core(geometry: Geometry, seed: int) -> CoreModel:
     if rng.random() < 1 / 3:
         threshold = rng.integers(vmax // 2, vmax + 1, n)
     else:
-        threshold = rng.integers(1, max(2, 8 * g.max_count), n)
+        threshold = rng.integers(1, _below(g, max(2, 8 * g.max_count)), n)
     model.set_params(
-        model=rng.integers(0, 2, n),
+        model=_models(MODEL_KINDS[seed % 4], rng.integers(0, 2, n), None),
         threshold=threshold,
-        leak=rng.integers(0, max(2, g.max_count * 2), n) * (rng.random(n) < 0.7),
+        leak=rng.integers(0, _below(g, max(2, g.max_count * 2)), n) * (rng.random(n) < 0.7),
         refractory=rng.integers(0, min(g.timer_max, 6) + 1, n),
         window=rng.integers(0, g.timer_max + 1, n),
         direct=rng.integers(0, 2, n),
@@ -89,7 +114,8 @@ def random_network(geometry: Geometry, seed: int):
     rows), and random extra routing entries in free fan-out slots, which
     may target the source's own core or an axon that other sources also
     reach (so routed events converge and merge). Neuron parameters are
-    drawn as in :func:`random_core`, most neurons output-enabled.
+    drawn as in :func:`random_core`, most neurons output-enabled; the
+    models are ``MODEL_KINDS[seed % 5]``.
     """
     from spikeloom.host.mapper import map_graph, small_world
     from spikeloom.network import NetworkError
@@ -126,11 +152,12 @@ def random_network(geometry: Geometry, seed: int):
     if rng.random() < 0.2:
         threshold = rng.integers(vmax // 2, vmax + 1, shape)
     else:
-        threshold = rng.integers(1, max(2, 4 * g.max_count), shape)
+        threshold = rng.integers(1, _below(g, max(2, 4 * g.max_count)), shape)
+    kind = MODEL_KINDS[seed % len(MODEL_KINDS)]
     net.params.update(
-        model=rng.integers(0, 2, shape),
+        model=_models(kind, rng.integers(0, 2, shape), np.random.default_rng([seed, 8])),
         threshold=threshold,
-        leak=rng.integers(0, max(2, g.max_count), shape) * (rng.random(shape) < 0.5),
+        leak=rng.integers(0, _below(g, max(2, g.max_count)), shape) * (rng.random(shape) < 0.5),
         refractory=rng.integers(0, min(g.timer_max, 4) + 1, shape),
         window=rng.integers(0, g.timer_max + 1, shape),
         direct=rng.integers(0, 2, shape),
@@ -210,7 +237,7 @@ def random_learning(geometry: Geometry, seed: int, ticks: int):
     model.params["learn"] = (rng.random(n) < 0.8).astype(np.int64)
     # Enough activity for learning to act: lower thresholds for half the cases.
     if rng.random() < 0.5:
-        model.params["threshold"] = rng.integers(1, max(2, 3 * g.max_count), n)
+        model.params["threshold"] = rng.integers(1, _below(g, max(2, 3 * g.max_count)), n)
     count, sign = model.count.copy(), model.sign.copy()
     if kind == "saturate":
         count = np.where(count > 0, g.max_count, 0)

@@ -1,14 +1,17 @@
 """RTL vs golden model for the multi-core chip, on random small-world networks.
 
-Geometries (2,), (4,), (2, 2), (4, 4) and (3, 2), each built once per
-simulator. 110 random networks with host input on Verilator (a tenth of
-them on Icarus), 100 ticks each; the (2,) job runs 300 ticks with 8-bit
-stamps, so the stamp wraps. Every tick is compared: output events, tick
-stamps, event counters (conservation: every routed and host event
-delivered exactly once, and the per-level counts of the golden model), and
-neuron states (every tick, or every 2 or 5 on the larger chips). One job
-learns on every core (random learning parameters and seeds) and compares
-every core's whole crossbar after every tick. The
+Geometries (1,), (2,), (4,), (2, 2), (4, 4) and (3, 2), each built once per
+simulator. 120 random networks with host input on Verilator (a tenth of them
+on Icarus), 100 ticks each; the networks' neuron models cycle with the seed
+(all LIF, all COUNTER, mixed, cores of different kinds:
+``spikeloom.sim.stimulus.MODEL_KINDS``), and the one-core job has small
+potentials and large counts (P = 5, k = 4: thresholds clipped to 15); the
+(2,) job runs 300 ticks with 8-bit stamps, so the stamp wraps. Every tick is
+compared: output events, tick stamps, event counters (conservation: every
+routed and host event delivered exactly once, and the per-level counts of
+the golden model), and neuron states (every tick, or every 2 or 5 on the
+larger chips). One job learns on every core (random learning parameters and
+seeds) and compares every core's whole crossbar after every tick. The
 throttled jobs refuse output events on about 3 clocks in 4: only timing
 may change. Replay a failure with
 ``SPIKELOOM_SEED=<seed> pytest tests/test_chip_crosscheck.py``.
@@ -25,6 +28,14 @@ from harness import ChipHarness
 
 SMALL = dict(count_bits=2, potential_bits=8, timer_bits=4, fanout=4, tick_bits=8)
 GEOMETRIES = {
+    # One core, P = 5 and k = 4: one full-count entry is half the range.
+    "l1": Geometry(
+        levels=(1,),
+        neurons=16,
+        axons=16,
+        lanes=4,
+        **{**SMALL, "count_bits": 4, "potential_bits": 5},
+    ),
     "l2": Geometry(levels=(2,), neurons=16, axons=32, lanes=4, **SMALL),
     "l4": Geometry(levels=(4,), neurons=16, axons=16, lanes=4, **SMALL),
     "l22": Geometry(levels=(2, 2), neurons=8, axons=16, lanes=2, **SMALL),
@@ -34,6 +45,7 @@ GEOMETRIES = {
 }
 JOBS = [
     # (geometry, first seed, networks, ticks, throttle, state_every, learning)
+    ("l1", 18000, 10, 100, 0, 1, 0),
     ("l2", 10000, 10, 300, 0, 1, 0),
     ("l4", 11000, 20, 100, 0, 2, 0),
     ("l22", 12000, 30, 100, 0, 1, 0),

@@ -2,7 +2,9 @@
 
 Each geometry is built once per simulator. 250 random cores in all (on
 Verilator; a fifth of them on Icarus), 100 to 300 ticks each, compared
-every tick (events and every neuron's state). The throttled jobs stall the
+every tick (events and every neuron's state). The cores' neuron models
+cycle with the seed (mixed, all LIF, all COUNTER:
+``spikeloom.sim.stimulus.MODEL_KINDS``). The throttled jobs stall the
 output stream on 3 clocks in 4: only timing may change. A failure message
 names the seed to replay with
 ``SPIKELOOM_SEED=<seed> pytest tests/test_core_crosscheck.py``.
@@ -24,9 +26,10 @@ GEOMETRIES = {
     ),
     # 16 neurons, 64 axons, 8 lanes, 2-bit counts, 7-bit potentials.
     "n16a64": Geometry(neurons=16, axons=64, lanes=8, count_bits=2, potential_bits=7, timer_bits=3),
-    # One group (lanes = N), 4-bit counts, 12-bit potentials, 8-bit ticks.
+    # One group (lanes = N), 4-bit counts, 6-bit potentials (small P, large
+    # k: an input saturates; thresholds clipped to 31), 8-bit ticks.
     "n8a4": Geometry(
-        neurons=8, axons=4, lanes=8, count_bits=4, potential_bits=12, timer_bits=5, tick_bits=8
+        neurons=8, axons=4, lanes=8, count_bits=4, potential_bits=6, timer_bits=5, tick_bits=8
     ),
 }
 JOBS = [

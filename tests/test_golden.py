@@ -382,6 +382,18 @@ def test_mixed_models_update_independently():
     assert st["active"].tolist() == [0, 0, 0, 1]
 
 
+@pytest.mark.parametrize("model", [LIF, COUNTER])
+def test_single_model_spikes_are_bool(model):
+    """An all-LIF or all-COUNTER population takes one model's rules only:
+    its spikes are still a bool array, with or without input."""
+    p = params(model=model, threshold=3, window=7)
+    for inp in ([0, 0, 0, 0], [3, 0, 2, 5]):
+        st, spk = neuron.update(G, p, state(), np.array(inp))
+        assert spk.dtype == bool
+        # LIF and COUNTER (start tick, s = v = I) both spike iff I >= 3.
+        assert spk.tolist() == [i >= 3 for i in inp]
+
+
 # -- core ------------------------------------------------------------------
 
 

@@ -238,3 +238,17 @@ def test_example_training_is_bit_exact_on_rtl(design, example, ticks):
     assert verdict["ok"], verdict["message"]
     assert verdict["cocotb_failed"] == 0 and verdict["cocotb_tests"] == 1
     assert verdict["spikes"] > 0 and verdict["changed"] > 0, verdict
+
+
+@pytest.mark.parametrize("k", [0, 1, 4, 5, 511, 512, 513, 1500])
+def test_block_draws_equal_the_generator_step_by_step(k):
+    """The learn phase's draws (jump-ahead tables, in blocks) are exactly
+    the xorshift32 sequence, across block boundaries."""
+    from spikeloom.sim.learning import draws
+
+    for x in (PRNG_RESET, 1, 0xFFFF_FFFF, 0x8000_0000):
+        want, y = [], x
+        for _ in range(k):
+            y = xorshift32(y)
+            want.append(y)
+        assert draws(x, k).tolist() == want
