@@ -86,6 +86,10 @@ from spikeloom.host.netcli import check_cmd, import_nir_cmd  # noqa: E402
 cli.add_command(import_nir_cmd)
 cli.add_command(check_cmd)
 
+from spikeloom.host.encodecli import encode_cmd  # noqa: E402
+
+cli.add_command(encode_cmd)
+
 from spikeloom.host.boardcli import COMMANDS as BOARD_COMMANDS  # noqa: E402
 from spikeloom.host.buildcli import COMMANDS as BUILD_COMMANDS  # noqa: E402
 

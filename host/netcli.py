@@ -91,11 +91,25 @@ def summary(net: Network, meta: dict | None = None) -> str:
     required=True,
     help="network file to write (NAME.toml; NAME.npz is written beside it)",
 )
-@click.option("--dt", type=float, default=1e-3, show_default=True, help="seconds per tick")
+@click.option(
+    "--dt",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1e-4,
+    show_default=True,
+    help="seconds per tick (1e-4 is what snnTorch's export assumes)",
+)
+@click.option(
+    "--check-ticks",
+    type=click.IntRange(min=0),
+    default=200,
+    show_default=True,
+    help="compare the network with a float reference of the graph over this many ticks "
+    "of rate-coded input (0: skip)",
+)
 @click.option("--name", default=None, help="network name stored in the file [default: GRAPH's]")
 @board_option(help="map onto this board's geometry (spikeloom boards); options below override it")
 @geometry_options(defaults=False, help_default=IMPORT_DEFAULTS)
-def import_nir_cmd(graph, out, dt, name, board, **kw):
+def import_nir_cmd(graph, out, dt, check_ticks, name, board, **kw):
     """Import a NIR graph (GRAPH.nir) and write it as a spikeloom network file.
 
     With --board, the network takes the board's geometry (geometry options
@@ -122,6 +136,10 @@ def import_nir_cmd(graph, out, dt, name, board, **kw):
             net, report = import_nir(graph, None, dt, **fields)
     except NetworkError as e:
         raise click.ClickException(str(e)) from None
+    if check_ticks:
+        from spikeloom.host.nir_sim import agreement
+
+        report.agreement = agreement(net, report, ticks=check_ticks)
     click.echo(str(report))
 
     mapping = [

@@ -42,7 +42,13 @@ from spikeloom.network import Network, NetworkError
 
 __all__ = ["import_nir", "ImportReport", "LayerReport", "PopulationReport", "NIRImportError"]
 
-SUPPORTED = ("Input", "Output", "Affine", "Linear", "LIF", "IF")
+SUPPORTED = ("Input", "Output", "Affine", "Linear", "Scale", "Flatten", "LIF", "IF")
+#: snnTorch's NIR export writes its time constants for this step (``tau = dt / (1 - beta)``).
+SNNTORCH_DT = 1e-4
+#: Relative tolerance of the check tau >= dt (float32 time constants are not exact).
+DT_RTOL = 1e-6
+#: Name of the bias neuron's pseudo-source in the report.
+BIAS = "(bias)"
 #: Same bound as the network file loader: beyond it a geometry is absurd.
 MAX_ENTRIES = 1 << 26
 
@@ -87,6 +93,22 @@ class LayerReport:
 
 
 @dataclass
+class FloatPopulation:
+    """One population as the graph computes it per tick, in float (for ``nir_sim``).
+
+    ``incoming``: (source, its spikeloom rows, effective weights (in, out));
+    the source is an Input, a population, or ``BIAS`` (a constant 1).
+    """
+
+    name: str
+    first_neuron: int
+    decay: np.ndarray
+    rest: np.ndarray
+    threshold: np.ndarray
+    incoming: list
+
+
+@dataclass
 class ImportReport:
     """What :func:`import_nir` made of a graph, and what it approximated."""
 
@@ -97,6 +119,12 @@ class ImportReport:
     populations: list[PopulationReport] = field(default_factory=list)
     layers: list[LayerReport] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The neuron that fires every tick to carry the biases (None: no biases).
+    bias_neuron: int | None = None
+    #: The float reference's verdict (``nir_sim.Agreement``), if it was run.
+    agreement: object = None
+    #: The graph as per-tick float arithmetic (``nir_sim.simulate`` runs it).
+    reference: list = field(default_factory=list, repr=False)
 
     def __str__(self) -> str:
         g = self.geometry
@@ -133,8 +161,16 @@ class ImportReport:
                 f"{y.synapses:>8} {y.pruned:>6} {y.rel_rms:>8.2%} {y.max_abs:>7.3f}"
             )
         lines.append("(rel RMS: quantisation error relative to the weights; max err in counts)")
+        lossy = [y for y in self.layers if y.rel_rms > 0.25 or y.pruned > 0.25 * y.synapses]
+        for y in lossy:
+            lines.append(
+                f"warning: {y.name} loses much in quantisation ({y.rel_rms:.0%} RMS error, "
+                f"{y.pruned} weights pruned to 0): try a larger --count-bits"
+            )
         if self.notes:
             lines += ["", "approximations:"] + [f"  - {n}" for n in self.notes]
+        if self.agreement is not None:
+            lines += ["", str(self.agreement)]
         return "\n".join(lines)
 
 
@@ -190,15 +226,64 @@ def _read_graph(graph_or_path):
         raise NIRImportError(f"{path}: cannot read a NIR graph: {e}") from None
 
 
+def _fold(nodes: dict, edges: list) -> tuple[dict, list]:
+    """Remove ``Flatten`` nodes (spliced out) and ``Scale`` nodes (folded into a weight node).
+
+    A Scale fed by a weight node scales its rows (and bias); one feeding a
+    weight node scales its columns. Returns new nodes and edges.
+    """
+    nodes, edges = dict(nodes), list(edges)
+
+    def splice(name):
+        ins = [a for a, b in edges if b == name]
+        outs = [b for a, b in edges if a == name]
+        if len(ins) != 1:
+            raise NIRImportError(
+                f"NIR node {name!r} ({_kind(nodes[name])}) has {len(ins)} inputs; expected one"
+            )
+        edges[:] = [(a, b) for a, b in edges if name not in (a, b)] + [(ins[0], o) for o in outs]
+        del nodes[name]
+        return ins[0], outs
+
+    def weighted(node, rows=None, cols=None):
+        w = np.asarray(node.weight, dtype=np.float64)
+        w = w * (1 if rows is None else rows[:, None]) * (1 if cols is None else cols[None, :])
+        if isinstance(node, nir.Affine):
+            b = np.asarray(node.bias, dtype=np.float64) * (1 if rows is None else rows)
+            return nir.Affine(weight=w, bias=b)
+        return nir.Linear(weight=w)
+
+    for name in sorted(n for n in nodes if isinstance(nodes[n], nir.Flatten)):
+        splice(name)
+    for name in sorted(n for n in nodes if isinstance(nodes[n], nir.Scale)):
+        factor = np.asarray(nodes[name].scale, dtype=np.float64).ravel()
+        src, outs = splice(name)
+        weights = (nir.Affine, nir.Linear)
+        if isinstance(nodes[src], weights) and len(outs) >= 1:
+            rows = np.broadcast_to(factor, (np.shape(nodes[src].weight)[0],))
+            nodes[src] = weighted(nodes[src], rows=rows)
+        elif outs and all(isinstance(nodes[o], weights) for o in outs):
+            for o in outs:
+                cols = np.broadcast_to(factor, (np.shape(nodes[o].weight)[1],))
+                nodes[o] = weighted(nodes[o], cols=cols)
+        else:
+            raise NIRImportError(
+                f"NIR node {name!r} (Scale) must follow or precede an Affine or Linear node, "
+                f"into which it is folded"
+            )
+    return nodes, edges
+
+
 def import_nir(
-    graph_or_path, geometry: Geometry | None = None, dt: float = 1e-3, **geometry_fields
+    graph_or_path, geometry: Geometry | None = None, dt: float = SNNTORCH_DT, **geometry_fields
 ) -> tuple[Network, ImportReport]:
     """Map a NIR graph (a ``nir.NIRGraph`` or a ``.nir`` file) onto core 0.
 
     ``geometry``: the chip to map onto; if None, the smallest power-of-two
     single-core geometry that fits, with any ``geometry_fields`` given
     (e.g. ``count_bits=5``; ``neurons``/``axons`` given are used as they
-    are) and the other fields at their defaults. ``dt``: seconds per tick.
+    are) and the other fields at their defaults. ``dt``: seconds per tick
+    (default 1e-4 s, the step snnTorch's export assumes).
 
     Returns the validated network and an :class:`ImportReport`. Raises
     :class:`NIRImportError` (a :class:`NetworkError`) for an unsupported
@@ -215,6 +300,13 @@ def import_nir(
 
     graph, source_name = _read_graph(graph_or_path)
     nodes, edges = dict(graph.nodes), [(str(a), str(b)) for a, b in graph.edges]
+    for a, b in edges:
+        for end in (a, b):
+            if end not in nodes:
+                raise NIRImportError(f"NIR edge {a!r} -> {b!r}: no node {end!r}")
+    kinds = {_kind(n) for n in nodes.values()}
+    if not kinds - set(SUPPORTED):
+        nodes, edges = _fold(nodes, edges)
 
     # -- which nodes, and how they are connected ---------------------------------
     for name in sorted(nodes):
@@ -271,12 +363,8 @@ def import_nir(
                 raise NIRImportError(f"NIR node {what(name)}: weight is not finite")
             if isinstance(node, nir.Affine):
                 b = np.asarray(node.bias, dtype=np.float64)
-                if b.size and np.any(b != 0):
-                    raise NIRImportError(
-                        f"NIR node {what(name)}: non-zero bias (max |b| = "
-                        f"{float(np.max(np.abs(b))):g}) cannot be represented: spikeloom "
-                        f"neurons have no bias current (use Linear, or a zero bias)"
-                    )
+                if not np.all(np.isfinite(b)):
+                    raise NIRImportError(f"NIR node {what(name)}: bias is not finite")
         elif is_pop(name):
             for p in preds[name]:
                 if not is_weight(p):
@@ -331,6 +419,18 @@ def import_nir(
     pop_size = {n: int(np.size(nodes[n].v_threshold)) for n in pops}
     n_axons, n_neurons = sum(in_size.values()), sum(pop_size.values())
 
+    def bias_of(wname) -> np.ndarray | None:
+        node = nodes[wname]
+        if isinstance(node, nir.Affine):
+            b = np.asarray(node.bias, dtype=np.float64)
+            if b.size and np.any(b != 0):
+                return np.broadcast_to(b, (np.shape(node.weight)[0],))
+        return None
+
+    # Biases: one neuron that fires every tick (threshold 0), its row the biases.
+    has_bias = any(bias_of(w) is not None for w in nodes if is_weight(w))
+    n_neurons += int(has_bias)
+
     if geometry is None:
         fields = dict(geometry_fields)
         fields.setdefault("levels", (1,))
@@ -365,13 +465,19 @@ def import_nir(
     for n in pops:
         first_neuron[n] = k
         k += pop_size[n]
+    bias_neuron = k if has_bias else None
+    report.bias_neuron = bias_neuron
 
     def rows_of(src: str) -> np.ndarray:
+        if src == BIAS:
+            return np.array([bias_neuron])
         if src in first_axon:
             return g.neurons + first_axon[src] + np.arange(in_size[src])
         return first_neuron[src] + np.arange(pop_size[src])
 
     def size_of(src: str) -> int:
+        if src == BIAS:
+            return 1
         return in_size[src] if src in in_size else pop_size[src]
 
     net = Network.empty(g)
@@ -387,11 +493,13 @@ def import_nir(
             if np.any(par["tau"] <= 0):
                 raise NIRImportError(f"NIR node {what(p)}: tau must be positive")
             decay = dt / par["tau"]  # Euler: the fraction of (v - v_leak) lost per tick
-            if np.any(decay > 1):
+            if np.any(decay > 1 + DT_RTOL):
                 raise NIRImportError(
                     f"NIR node {what(p)}: tau = {float(par['tau'].min()):g} s is shorter than "
-                    f"the tick dt = {dt:g} s; choose a smaller --dt"
+                    f"the tick dt = {dt:g} s; choose a smaller --dt (snnTorch exports for "
+                    f"dt = {SNNTORCH_DT:g} s)"
                 )
+            decay = np.minimum(decay, 1.0)
             rest = par["v_leak"]
             gain = par["r"] * decay
         else:
@@ -423,6 +531,9 @@ def import_nir(
                     f"({pop_size[p]}, {size_of(src)}))"
                 )
             incoming.append((wname, src, w.T * gain[None, :]))
+        biases = [b for b in map(bias_of, sorted(preds[p])) if b is not None]
+        if biases:
+            incoming.append((f"{p}{BIAS}", BIAS, (np.sum(biases, axis=0) * gain)[None, :]))
         peak = max((float(np.max(np.abs(e))) for _, _, e in incoming if e.size), default=0.0)
         if peak > 0:
             scale = peak / g.max_count
@@ -466,7 +577,7 @@ def import_nir(
             report.layers.append(
                 LayerReport(
                     name=wname,
-                    kind=_kind(nodes[wname]),
+                    kind="bias" if src == BIAS else _kind(nodes[wname]),
                     source=src,
                     target=p,
                     shape=(pop_size[p], size_of(src)),
@@ -478,6 +589,16 @@ def import_nir(
                 )
             )
 
+        report.reference.append(
+            FloatPopulation(
+                name=p,
+                first_neuron=int(first_neuron[p]),
+                decay=np.asarray(decay, dtype=np.float64),
+                rest=np.asarray(rest, dtype=np.float64),
+                threshold=np.asarray(par["v_threshold"], dtype=np.float64),
+                incoming=[(src, [int(i) for i in rows_of(src)], eff) for _, src, eff in incoming],
+            )
+        )
         out = any(isinstance(nodes[s], nir.Output) for s in succs[p])
         net.params["model"][0, cols] = 0  # LIF
         net.params["threshold"][0, cols] = theta
@@ -497,6 +618,13 @@ def import_nir(
             )
         )
 
+    if has_bias:
+        net.params["threshold"][0, bias_neuron] = 0  # fires on every tick, from tick 0
+        report.notes.append(
+            f"biases: neuron {bias_neuron} fires on every tick (threshold 0); its recurrent "
+            f"row carries each Affine bias b as a weight b * r * dt / tau (LIF), quantised "
+            f"like the weights, so the bias acts from tick 1 on (not on tick 0)"
+        )
     if any(isinstance(nodes[p], nir.LIF) for p in pops):
         report.notes.append(
             "LIF leak: the exponential decay (v - v_leak) * dt / tau per tick is replaced "

@@ -6,7 +6,7 @@
 * :func:`parse_levels`, :func:`describe`: ``--levels`` text and a geometry's
   one-line form (``levels=1 neurons=64 ...``).
 * :func:`board_option`: ``--board NAME``, a target of ``spikeloom.boards``.
-* :func:`default_baud`: the baud rate the board table agrees on.
+* :func:`default_baud` (from ``transport``): the board's baud rate, or the table's.
 * :func:`geometry_mismatch`: the message for a network that does not fit a board.
 """
 
@@ -18,6 +18,8 @@ import click
 
 from spikeloom.boards import TARGETS, Target, target
 from spikeloom.defs import GEOMETRY_FIELDS, Geometry
+
+from .transport import default_baud
 
 __all__ = [
     "BOARDS_DEFAULT",
@@ -128,16 +130,6 @@ def board_option(required: bool = False, help: str | None = None, dest: str = "b
         metavar="NAME",
         help=help or f"board target ({', '.join(TARGETS)}): its geometry and baud rate",
     )
-
-
-def default_baud(board: Target | None = None) -> int:
-    """The board's baud rate; without one, the rate every board in the table uses.
-
-    If the boards disagree, the lowest of them (the host cannot know which is attached).
-    """
-    if board is not None:
-        return board.baud
-    return min(t.baud for t in TARGETS.values())
 
 
 def geometry_mismatch(what: str, g: Geometry, board: Target, fix: str) -> str | None:

@@ -23,6 +23,7 @@ import socket
 import time
 
 from spikeloom import protocol as P
+from spikeloom.boards import TARGETS
 from spikeloom.defs import Geometry
 
 from .board import BoardError
@@ -39,6 +40,7 @@ __all__ = [
     "BridgeServer",
     "launch_bridge",
     "open_transport",
+    "default_baud",
 ]
 
 #: The geometry of the ``golden`` and ``sim`` devices unless told otherwise:
@@ -57,6 +59,14 @@ SIM_GEOMETRY = Geometry(
 #: The link of the ``golden`` and ``sim`` devices: the fastest UART divisor,
 #: and a short idle timeout, so that a simulated line costs few clocks.
 SIM_LINK = P.LinkConfig(clocks_per_bit=4, timeout_bits=256)
+
+
+def default_baud(board=None) -> int:
+    """A board target's baud rate; without one, the lowest rate of the board table
+    (``spikeloom.boards.TARGETS``; today every board runs at the same rate)."""
+    if board is not None:
+        return board.baud
+    return min(t.baud for t in TARGETS.values())
 
 
 class Transport(abc.ABC):
@@ -127,9 +137,10 @@ BUSY = b"\x00spikeloom serve: busy with another client\n"
 class SerialTransport(Transport):
     """A serial port or pyserial URL (``/dev/ttyUSB1``, ``socket://host:port``)."""
 
-    def __init__(self, port: str, baud: int = 115200, write_timeout: float = 5.0):
+    def __init__(self, port: str, baud: int | None = None, write_timeout: float = 5.0):
         import serial
 
+        baud = baud or default_baud()
         self.description = port
         _check_url(port)
         # For a socket this is only a guess of the far end's line rate; it
@@ -470,10 +481,11 @@ class BridgeServer(LineServer):
 
 
 def open_transport(
-    port: str, geometry: Geometry | None = None, baud: int = 115200, link=None
+    port: str, geometry: Geometry | None = None, baud: int | None = None, link=None
 ) -> Transport:
     """``"golden"``, ``"sim"`` (a fresh device of ``geometry``, default
-    :data:`SIM_GEOMETRY`), or a serial port / pyserial URL."""
+    :data:`SIM_GEOMETRY`), or a serial port / pyserial URL (at ``baud``,
+    default :func:`default_baud`)."""
     if port == "golden":
         return GoldenTransport(geometry or SIM_GEOMETRY, link or SIM_LINK)
     if port == "sim":

@@ -1,5 +1,6 @@
 """NIR import: quantisation worked out by hand, placement, refusals, behaviour."""
 
+import copy
 import subprocess
 import sys
 from pathlib import Path
@@ -234,7 +235,7 @@ def test_unsupported_node_is_refused_by_name():
         import_nir(graph)
     assert str(info.value) == (
         "NIR node 'conv1' of type Conv2d is not supported "
-        "(supported: Input, Output, Affine, Linear, LIF, IF)"
+        "(supported: Input, Output, Affine, Linear, Scale, Flatten, LIF, IF)"
     )
 
 
@@ -260,11 +261,11 @@ def _graph_with(**kw):
     [
         (
             lambda: chain(
-                ("fc", nir.Affine(weight=W_HAND, bias=np.array([0, 0.5, 0]))),
+                ("fc", nir.Affine(weight=W_HAND, bias=np.array([0, np.inf, 0]))),
                 ("lif", lif(3)),
                 n_in=2,
             ),
-            ["'fc' (Affine): non-zero bias (max |b| = 0.5)"],
+            ["'fc' (Affine): bias is not finite"],
         ),
         (lambda: _graph_with(v_reset=0.2), ["'lif' (LIF): v_reset must equal v_leak"]),
         (lambda: _graph_with(tau=5e-4), ["'lif' (LIF): tau = 0.0005 s is shorter than", "dt"]),
@@ -324,8 +325,16 @@ def _cli(*args):
 
 def test_cli_import_nir_writes_a_loadable_network(tmp_path):
     nir.write(tmp_path / "hand.nir", hand_graph())
-    r = _cli("import-nir", str(tmp_path / "hand.nir"), "--out", str(tmp_path / "hand.toml"))
+    r = _cli(
+        "import-nir",
+        str(tmp_path / "hand.nir"),
+        "--out",
+        str(tmp_path / "hand.toml"),
+        "--dt",
+        "1e-3",
+    )
     assert r.returncode == 0, r.stderr
+    assert "agreement with the float reference over 200 ticks" in r.stdout
     assert "rel RMS" in r.stdout and "approximations:" in r.stdout
     net, meta = load_network_with_meta(tmp_path / "hand.toml")
     expected, _ = import_nir(hand_graph(), dt=DT)
@@ -351,3 +360,89 @@ def test_cli_import_nir_refuses_an_unsupported_node(tmp_path):
     assert "NIR node 'syn' of type CubaLIF is not supported" in r.stderr
     assert "Traceback" not in r.stderr + r.stdout
     assert not (tmp_path / "cuba.toml").exists()
+
+
+# -- biases, Scale, Flatten, dt, the float reference ------------------------------------------
+
+
+def test_bias_is_a_neuron_firing_every_tick_with_the_bias_as_its_row():
+    graph = chain(
+        ("fc", nir.Affine(weight=W_HAND, bias=np.array([0, 0.5, -0.25]))),
+        ("lif", lif(3, v_threshold=[0.5, 1.0, 0.15])),
+        n_in=2,
+    )
+    net, report = import_nir(graph, dt=DT)
+    plain, _ = import_nir(hand_graph(), dt=DT)
+    assert report.bias_neuron == 3
+    # Per tick the bias adds b * r * dt / tau = b / 2; at scale 1/14 that is 7 b counts:
+    # 0, 3.5 -> 4, -1.75 -> 2 inhibitory. The weights are as without a bias.
+    np.testing.assert_array_equal(net.count[0, 3, 0:3], [0, 4, 2])
+    np.testing.assert_array_equal(net.sign[0, 3, 0:3], [0, 0, 1])
+    np.testing.assert_array_equal(net.count[0, 4:, :3], plain.count[0, 4:, :3])
+    assert net.params["threshold"][0, 3] == 0 and net.params["output"][0, 3] == 0
+    assert not net.count[0, :, 3].any()  # nothing feeds the bias neuron
+    chip = ChipModel(copy.deepcopy(net))
+    fired = [chip.tick([])[0][0, 3] for _ in range(5)]
+    assert all(fired)
+    assert any("bias" in n for n in report.notes)
+
+
+def test_scale_and_flatten_fold_into_the_weights():
+    s = np.array([2.0, 0.5, 1.0])
+    folded = nir.NIRGraph(
+        nodes={
+            "in": nir.Input(input_type=np.array([2])),
+            "flat": nir.Flatten(input_type={"input": np.array([2])}),
+            "fc": nir.Linear(weight=W_HAND / s[:, None]),
+            "scale": nir.Scale(scale=s),
+            "lif": lif(3, v_threshold=[0.5, 1.0, 0.15]),
+            "out": nir.Output(output_type=np.array([3])),
+        },
+        edges=[("in", "flat"), ("flat", "fc"), ("fc", "scale"), ("scale", "lif"), ("lif", "out")],
+        type_check=False,
+    )
+    net, _ = import_nir(folded, dt=DT)
+    plain, _ = import_nir(hand_graph(), dt=DT)
+    np.testing.assert_array_equal(net.count, plain.count)
+    np.testing.assert_array_equal(net.sign, plain.sign)
+    np.testing.assert_array_equal(net.params["threshold"], plain.params["threshold"])
+
+
+def test_tau_equal_to_dt_in_float32_is_accepted():
+    tau = float(np.float32(1e-4 / (1 - np.float32(0.9))))  # 0.99999997e-3, as snnTorch writes
+    graph = _graph_with(tau=tau)
+    net, report = import_nir(graph, dt=1e-3)
+    assert report.populations[0].leak[0] > 0
+    with pytest.raises(NIRImportError, match="shorter than the tick dt"):
+        import_nir(_graph_with(tau=0.99e-3), dt=1e-3)
+
+
+SNNTORCH = Path(__file__).resolve().parent.parent / "examples" / "snntorch_mlp.nir"
+
+
+def test_the_snntorch_export_imports_with_defaults_and_agrees_with_the_reference():
+    from spikeloom.host.nir_sim import agreement
+
+    net, report = import_nir(SNNTORCH)
+    assert report.dt == 1e-4
+    assert report.bias_neuron is not None  # nn.Linear's default bias, mapped
+    assert [y.kind for y in report.layers] == ["Affine", "bias", "Affine", "bias"]
+    a = agreement(net, report, ticks=200, seed=0)
+    # Measured: 79 % of the 28 neurons within max(2, 20 %) spikes, correlation 0.991.
+    assert a.neurons == 28
+    assert a.within >= 0.75 and a.correlation >= 0.98, str(a)
+    assert abs(a.chip_spikes - a.reference_spikes) <= 0.05 * a.reference_spikes
+    # More bits per synapse agree better: 5 bits puts every neuron within bounds.
+    net5, report5 = import_nir(SNNTORCH, count_bits=5)
+    assert agreement(net5, report5).within >= a.within
+
+
+def test_the_reference_differs_from_a_wrong_network():
+    # The agreement figure can fail: the same report against a network with
+    # its weights' signs flipped disagrees.
+    from spikeloom.host.nir_sim import agreement
+
+    net, report = import_nir(SNNTORCH)
+    bad = copy.deepcopy(net)
+    bad.sign[0] = np.where(bad.count[0] > 0, 1 - bad.sign[0], 0)
+    assert agreement(bad, report).within < 0.5
