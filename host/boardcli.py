@@ -128,11 +128,12 @@ def open_board(port: str, baud, timeout: float | None, geometry=None, board=None
     if geometry is None and board is not None:
         geometry = board.geometry
     baud = baud or default_baud(board)
-    if _fresh(port) and port == "sim":
-        log.info("starting the RTL simulation (a first build of a geometry takes minutes)")
+    if port == "sim":
+        log.info("starting the RTL simulation")
+    log.info("opening %s%s", port, f" as a {board.name}" if board else "")
     with human_errors():
         link = _fresh_link(board) if _fresh(port) else None
-        dev = Board(open_transport(port, geometry, baud, link=link), timeout)
+        dev = Board(open_transport(port, geometry, baud, link=link, progress=say), timeout)
         try:
             if board is not None and not _fresh(port):
                 message = geometry_mismatch(
@@ -146,6 +147,12 @@ def open_board(port: str, baud, timeout: float | None, geometry=None, board=None
             yield dev
         finally:
             dev.close()
+
+
+def say(text: str) -> None:
+    """A progress line on stderr (none with -q)."""
+    if not _quiet():
+        click.echo(text, err=True)
 
 
 def _quiet() -> bool:
@@ -397,7 +404,11 @@ def run_cmd(ticks, network, input_, out, plot, probe, long_ok, port, target, bau
             with progress_bar(f"loading {network.name}") as progress:
                 board.load(net, progress)
             first = board.read_regs("TICK")[0]
-        log.info("running ticks %d..%d on %s", first, first + ticks - 1, board.description)
+        log.info(
+            "running ticks %d..%d on %s (at least %.2g s a tick)",
+            first, first + ticks - 1, board.description, board.tick_seconds(),
+        )  # fmt: skip
+        started = time.monotonic()
         writer = eventfile.EventWriter(out)
         probes = eventfile.ProbeWriter(probe_path, probe) if probe else None
         try:
@@ -419,6 +430,8 @@ def run_cmd(ticks, network, input_, out, plot, probe, long_ok, port, target, bau
         writer.close()
         if probes is not None:
             probes.close()
+        took = time.monotonic() - started
+        log.info("ran %d ticks in %.1f s (%.3g ms a tick)", ticks, took, 1e3 * took / max(ticks, 1))
         if plot is not None:
             events = eventfile.read_events(out)
             trace = eventfile.read_probes(probe_path) if probe else None
@@ -716,7 +729,7 @@ def serve_cmd(port, listen, network, target):
         g = net.geometry if net is not None else (target.geometry if target else SIM_GEOMETRY)
         link = _fresh_link(target)
         if port == "sim":
-            server = BridgeServer(launch_bridge(g, link), host, number)
+            server = BridgeServer(launch_bridge(g, link, progress=say), host, number)
         else:
             golden = GoldenTransport(g, link)
             if net is not None:

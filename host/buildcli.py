@@ -76,7 +76,7 @@ def build_cmd(board, out, seed, **fields):
     out = out or Path("build") / board.name
     click.echo(f"building {board.name}: {describe(geometry)} -> {out}", err=True)
 
-    stage = {"text": "starting", "t0": time.monotonic()}
+    stage = {"text": "starting", "t0": time.monotonic(), "lines": []}
     done = threading.Event()
 
     def ticker():
@@ -85,12 +85,21 @@ def build_cmd(board, out, seed, **fields):
         console = Console(stderr=True)
         with console.status("") as status:
             while not done.wait(0.5):
+                while stage["lines"]:
+                    console.print(stage["lines"].pop(0), markup=False, highlight=False)
                 status.update(f"{stage['text']} ({time.monotonic() - stage['t0']:.0f} s)")
+            for line in stage["lines"]:
+                console.print(line, markup=False, highlight=False)
+
+    def progress(text):
+        # Each stage on a line of its own (elapsed time of the whole build first).
+        stage["lines"].append(f"[{time.monotonic() - stage['t0']:4.0f} s] {text}")
+        stage["text"] = text.rpartition("; ")[2]
 
     thread = threading.Thread(target=ticker, daemon=True)
     thread.start()
     try:
-        report = build(board, geometry, out, seed=seed, progress=lambda t: stage.update(text=t))
+        report = build(board, geometry, out, seed=seed, progress=progress)
     except BuildError as e:
         done.set()
         thread.join()

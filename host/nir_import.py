@@ -1,7 +1,9 @@
 """Import NIR graphs (https://neuroir.org, ``nir`` on PyPI) as spikeloom networks.
 
-Supported nodes: ``Input``, ``Output``, ``Affine`` (zero bias only),
-``Linear``, ``LIF`` and ``IF``. The whole graph goes onto core 0: every
+Supported nodes: ``Input``, ``Output``, ``Affine`` (a bias becomes the row
+of a neuron firing every tick), ``Linear``, ``Scale`` and ``Flatten`` (folded
+into the weights), ``LIF`` and ``IF``. The default tick is snnTorch's dt =
+1e-4 s. The whole graph goes onto core 0: every
 LIF/IF population becomes a block of spikeloom LIF neurons, every Input a
 block of axons, and every weight node a block of crossbar entries (axon rows
 for a node fed by an Input, recurrent rows for one fed by a population).

@@ -245,10 +245,13 @@ class GoldenTransport(Transport):
         return data
 
 
-def launch_bridge(geometry: Geometry, link: P.LinkConfig | None = None, simulator=None):
+def launch_bridge(
+    geometry: Geometry, link: P.LinkConfig | None = None, simulator=None, progress=None
+):
     """Start the RTL in a simulator behind a socket (``spikeloom.sim.bridge.launch``).
 
     Returns the bridge's server (``.url``, ``.close()``); failures are BoardErrors.
+    ``progress(text)`` hears of a first build of the geometry (minutes) as it goes.
     """
     try:
         from spikeloom.sim import bridge
@@ -257,7 +260,7 @@ def launch_bridge(geometry: Geometry, link: P.LinkConfig | None = None, simulato
             f"the RTL simulation bridge is not available ({e}): use --port golden"
         ) from None
     try:
-        return bridge.launch(geometry, link or SIM_LINK, simulator)
+        return bridge.launch(geometry, link or SIM_LINK, simulator, progress=progress)
     except Exception as e:  # a missing simulator, a failed build: say what and why
         raise BoardError(f"cannot start the RTL simulation: {e}") from e
 
@@ -274,8 +277,9 @@ class SimTransport(Transport):
         geometry: Geometry = SIM_GEOMETRY,
         link: P.LinkConfig | None = None,
         simulator: str | None = None,
+        progress=None,
     ):
-        self.server = launch_bridge(geometry, link, simulator)
+        self.server = launch_bridge(geometry, link, simulator, progress)
         try:
             self.serial = SerialTransport(self.server.url)
         except BoardError:
@@ -481,13 +485,13 @@ class BridgeServer(LineServer):
 
 
 def open_transport(
-    port: str, geometry: Geometry | None = None, baud: int | None = None, link=None
+    port: str, geometry: Geometry | None = None, baud: int | None = None, link=None, progress=None
 ) -> Transport:
     """``"golden"``, ``"sim"`` (a fresh device of ``geometry``, default
     :data:`SIM_GEOMETRY`), or a serial port / pyserial URL (at ``baud``,
-    default :func:`default_baud`)."""
+    default :func:`default_baud`). ``progress(text)``: news of a simulator build."""
     if port == "golden":
         return GoldenTransport(geometry or SIM_GEOMETRY, link or SIM_LINK)
     if port == "sim":
-        return SimTransport(geometry or SIM_GEOMETRY, link or SIM_LINK)
+        return SimTransport(geometry or SIM_GEOMETRY, link or SIM_LINK, progress=progress)
     return SerialTransport(port, baud)

@@ -316,3 +316,31 @@ def test_library_transport_defaults_to_the_table_baud():
         assert t.baud == default_baud()
     finally:
         t.close()
+
+
+# -- progress on long steps ---------------------------------------------------------------------
+
+
+def test_build_stages_are_told_from_the_flows_files(tmp_path):
+    from spikeloom.boards.build import NAME, STAGES, flow_stage
+
+    assert flow_stage(tmp_path, ".bin") == 0  # synthesis: nextpnr has not started
+    tim = tmp_path / f"{NAME}.tim"
+    tim.write_text("Info: Placing..\n")
+    assert STAGES[flow_stage(tmp_path, ".bin")] == "place (nextpnr)"
+    tim.write_text("Info: Placing..\nInfo: Routing..\n")
+    assert STAGES[flow_stage(tmp_path, ".bin")] == "route (nextpnr)"
+    (tmp_path / f"{NAME}.bin").write_bytes(b"")
+    assert STAGES[flow_stage(tmp_path, ".bin")] == "pack (bitstream)"
+
+
+def test_the_sim_build_estimate_comes_from_measured_builds(tmp_path, monkeypatch):
+    from spikeloom.host.transport import SIM_GEOMETRY, SIM_LINK
+    from spikeloom.sim import bridge
+
+    monkeypatch.setenv("SPIKELOOM_SIM_CACHE", str(tmp_path))
+    assert not bridge.is_built(SIM_GEOMETRY, SIM_LINK, "verilator")
+    assert bridge.build_estimate() == bridge.DEFAULT_BUILD_SECONDS
+    bridge._record_build(100.0)
+    bridge._record_build(200.0)
+    assert bridge.build_estimate() == 150.0
