@@ -98,11 +98,12 @@ class LayerReport:
 class FloatPopulation:
     """One population as the graph computes it per tick, in float (for ``nir_sim``).
 
-    ``incoming``: (source, its spikeloom rows, effective weights (in, out));
-    the source is an Input, a population, or ``BIAS`` (a constant 1).
+    ``incoming``: (source, effective weights (in, out)); the source is an
+    Input, a population, or ``BIAS`` (a constant 1).
     """
 
     name: str
+    core: int
     first_neuron: int
     decay: np.ndarray
     rest: np.ndarray
@@ -121,8 +122,10 @@ class ImportReport:
     populations: list[PopulationReport] = field(default_factory=list)
     layers: list[LayerReport] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    #: The neuron that fires every tick to carry the biases (None: no biases).
+    #: The neuron that fires every tick to carry the biases on core 0 (None: none there).
     bias_neuron: int | None = None
+    #: Every core's bias neuron, core -> neuron.
+    bias_neurons: dict = field(default_factory=dict)
     #: The float reference's verdict (``nir_sim.Agreement``), if it was run.
     agreement: object = None
     #: The graph as per-tick float arithmetic (``nir_sim.simulate`` runs it).
@@ -274,6 +277,85 @@ def _fold(nodes: dict, edges: list) -> tuple[dict, list]:
                 f"into which it is folded"
             )
     return nodes, edges
+
+
+@dataclass
+class _Placement:
+    core: dict  #: population -> core
+    first: dict  #: population -> its first neuron on that core
+    axon: dict  #: (Input or population, core) -> its first axon on that core
+    bias: dict  #: core -> bias neuron
+
+
+def _place(g: Geometry, inputs, in_size, pops, pop_size, sources, n_neurons, n_axons):
+    """Populations onto cores (core 0 while it holds them all, else in order, greedily).
+
+    A core's axons go to the Inputs and the other cores' populations that
+    feed it; a population feeding k other cores needs k <= fanout routing
+    entries per neuron. Refusals name the sizes and the core.
+    """
+    one_core = n_neurons <= g.neurons and n_axons <= g.axons
+    if one_core or g.cores == 1:
+        if not one_core:
+            raise NIRImportError(
+                f"the graph needs {n_neurons} neurons and {n_axons} axons (inputs) on one "
+                f"core, but this geometry has N = {g.neurons} neurons and A = {g.axons} axons "
+                f"per core (and one core: give --levels, or --board, for more)"
+            )
+        core = dict.fromkeys(pops, 0)
+    else:
+        core, used, biased = {}, {}, set()
+        c = 0
+        for p in pops:
+            need = pop_size[p] + int(BIAS in sources[p] and c not in biased)
+            while c < g.cores and used.get(c, 0) + need > g.neurons:
+                c += 1
+                need = pop_size[p] + int(BIAS in sources[p])
+            if c == g.cores or pop_size[p] + int(BIAS in sources[p]) > g.neurons:
+                raise NIRImportError(
+                    f"population {p!r} ({pop_size[p]} neurons) does not fit: the graph needs "
+                    f"{n_neurons} neurons, the geometry has {g.cores} cores of {g.neurons} "
+                    f"(a population is not split over cores)"
+                )
+            core[p] = c
+            used[c] = used.get(c, 0) + need
+            if BIAS in sources[p]:
+                biased.add(c)
+    first, bias, nxt = {}, {}, {}
+    for p in pops:
+        first[p] = nxt.get(core[p], 0)
+        nxt[core[p]] = first[p] + pop_size[p]
+    for p in pops:
+        if BIAS in sources[p] and core[p] not in bias:
+            bias[core[p]] = None
+    for c in bias:
+        bias[c] = nxt.get(c, 0)
+        nxt[c] = bias[c] + 1
+    axon, top = {}, {}
+    for n in inputs:  # every Input on core 0 with one core, else where it is used
+        cores = [0] if one_core else sorted({core[p] for p in pops if n in sources[p]})
+        for c in cores:
+            axon[n, c] = top.get(c, 0)
+            top[c] = axon[n, c] + in_size[n]
+    for p in pops:
+        for src in sources[p]:
+            if src in pop_size and core[src] != core[p] and (src, core[p]) not in axon:
+                axon[src, core[p]] = top.get(core[p], 0)
+                top[core[p]] = axon[src, core[p]] + pop_size[src]
+    for c, n in top.items():
+        if n > g.axons:
+            raise NIRImportError(
+                f"core {c} needs {n} axons for its inputs and the populations of other cores "
+                f"feeding it, but the geometry has A = {g.axons}"
+            )
+    for p in pops:
+        targets = {c for (s, c) in axon if s == p}
+        if len(targets) > g.fanout:
+            raise NIRImportError(
+                f"population {p!r} feeds {len(targets)} other cores, but a neuron has "
+                f"fanout = {g.fanout} routing entries"
+            )
+    return _Placement(core, first, axon, bias)
 
 
 def import_nir(
@@ -431,7 +513,7 @@ def import_nir(
 
     # Biases: one neuron that fires every tick (threshold 0), its row the biases.
     has_bias = any(bias_of(w) is not None for w in nodes if is_weight(w))
-    n_neurons += int(has_bias)
+    n_neurons += int(has_bias)  # on one core; with several, one per core that needs it
 
     if geometry is None:
         fields = dict(geometry_fields)
@@ -449,32 +531,25 @@ def import_nir(
         except ValueError as e:
             raise NIRImportError(f"geometry: {e}") from None
     g = geometry
-    if n_neurons > g.neurons or n_axons > g.axons:
-        raise NIRImportError(
-            f"the graph needs {n_neurons} neurons and {n_axons} axons (inputs) on one core, "
-            f"but this geometry has N = {g.neurons} neurons and A = {g.axons} axons per core "
-            f"(the NIR import places the whole graph on core 0)"
-        )
-
     report = ImportReport(geometry=g, dt=dt, source=source_name)
-    first_axon, first_neuron = {}, {}
-    a = 0
-    for n in inputs:
-        first_axon[n] = a
-        report.inputs.append(InputReport(n, 0, a, in_size[n]))
-        a += in_size[n]
-    k = 0
-    for n in pops:
-        first_neuron[n] = k
-        k += pop_size[n]
-    bias_neuron = k if has_bias else None
-    report.bias_neuron = bias_neuron
+    biased = {p for p in pops if any(bias_of(w) is not None for w in preds[p])}
+    sources = {
+        p: sorted({preds[w][0] for w in preds[p]} | ({BIAS} if p in biased else set()))
+        for p in pops
+    }
+    place = _place(g, inputs, in_size, pops, pop_size, sources, n_neurons, n_axons)
+    report.bias_neurons = dict(place.bias)
+    report.bias_neuron = place.bias.get(0)
+    for (n, core), base in sorted(place.axon.items(), key=lambda kv: (kv[0][1], kv[1])):
+        if n in in_size:
+            report.inputs.append(InputReport(n, core, base, in_size[n]))
+    first_neuron = place.first
 
-    def rows_of(src: str) -> np.ndarray:
+    def rows_of(src: str, core: int) -> np.ndarray:
         if src == BIAS:
-            return np.array([bias_neuron])
-        if src in first_axon:
-            return g.neurons + first_axon[src] + np.arange(in_size[src])
+            return np.array([place.bias[core]])
+        if (src, core) in place.axon:
+            return g.neurons + place.axon[src, core] + np.arange(size_of(src))
         return first_neuron[src] + np.arange(pop_size[src])
 
     def size_of(src: str) -> int:
@@ -487,8 +562,17 @@ def import_nir(
     # they never fire (a zero threshold would fire on every tick).
     net.params["threshold"][:] = g.v_max
     lif_leak_zero = 0
+    for (src, core), base in place.axon.items():
+        if src in pop_size:  # a population feeding another core: routes to its axons
+            for i in range(pop_size[src]):
+                n = first_neuron[src] + i
+                f = int(np.count_nonzero(net.route_valid[place.core[src], n]))
+                net.route_valid[place.core[src], n, f] = 1
+                net.route_core[place.core[src], n, f] = core
+                net.route_axon[place.core[src], n, f] = base + i
     for p in pops:
         node = nodes[p]
+        c = place.core[p]
         cols = first_neuron[p] + np.arange(pop_size[p])
         if isinstance(node, nir.LIF):
             par = _params(p, node, ("tau", "r", "v_leak", "v_threshold", "v_reset"))
@@ -573,9 +657,9 @@ def import_nir(
             q = np.where(sign == 1, -count, count)
             err = q - x
             norm = float(np.sqrt(np.sum(x * x)))
-            rows = rows_of(src)
-            net.count[0][np.ix_(rows, cols)] = count
-            net.sign[0][np.ix_(rows, cols)] = sign
+            rows = rows_of(src, c)
+            net.count[c][np.ix_(rows, cols)] = count
+            net.sign[c][np.ix_(rows, cols)] = sign
             report.layers.append(
                 LayerReport(
                     name=wname,
@@ -594,23 +678,24 @@ def import_nir(
         report.reference.append(
             FloatPopulation(
                 name=p,
+                core=c,
                 first_neuron=int(first_neuron[p]),
                 decay=np.asarray(decay, dtype=np.float64),
                 rest=np.asarray(rest, dtype=np.float64),
                 threshold=np.asarray(par["v_threshold"], dtype=np.float64),
-                incoming=[(src, [int(i) for i in rows_of(src)], eff) for _, src, eff in incoming],
+                incoming=[(src, eff) for _, src, eff in incoming],
             )
         )
         out = any(isinstance(nodes[s], nir.Output) for s in succs[p])
-        net.params["model"][0, cols] = 0  # LIF
-        net.params["threshold"][0, cols] = theta
-        net.params["leak"][0, cols] = leak
-        net.params["output"][0, cols] = int(out)
+        net.params["model"][c, cols] = 0  # LIF
+        net.params["threshold"][c, cols] = theta
+        net.params["leak"][c, cols] = leak
+        net.params["output"][c, cols] = int(out)
         report.populations.append(
             PopulationReport(
                 name=p,
                 kind=_kind(node),
-                core=0,
+                core=c,
                 first_neuron=int(first_neuron[p]),
                 size=pop_size[p],
                 scale=scale,
@@ -620,12 +705,21 @@ def import_nir(
             )
         )
 
-    if has_bias:
-        net.params["threshold"][0, bias_neuron] = 0  # fires on every tick, from tick 0
+    for core, n in place.bias.items():
+        net.params["threshold"][core, n] = 0  # fires on every tick, from tick 0
+    if place.bias:
+        where = ", ".join(f"core {c} neuron {n}" for c, n in sorted(place.bias.items()))
         report.notes.append(
-            f"biases: neuron {bias_neuron} fires on every tick (threshold 0); its recurrent "
+            f"biases: a bias neuron ({where}) fires on every tick (threshold 0); its recurrent "
             f"row carries each Affine bias b as a weight b * r * dt / tau (LIF), quantised "
             f"like the weights, so the bias acts from tick 1 on (not on tick 0)"
+        )
+    if g.cores > 1 and len(set(place.core.values()) | {i.core for i in report.inputs}) > 1:
+        report.notes.append(
+            "several cores: a population feeding another core reaches it through its "
+            "routing entries (one per destination core) and axons there, one tick later, "
+            "like a recurrent row; an Input feeding populations on several cores has axons "
+            "on each, and the host sends its events to each"
         )
     if any(isinstance(nodes[p], nir.LIF) for p in pops):
         report.notes.append(

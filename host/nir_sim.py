@@ -23,45 +23,57 @@ import numpy as np
 
 from spikeloom.network import Network
 
-from .encode import rate
 from .nir_import import BIAS, ImportReport
 
 __all__ = ["simulate", "chip_spikes", "agreement", "Agreement"]
 
 
-def simulate(report: ImportReport, axons: np.ndarray) -> np.ndarray:
-    """Spikes (ticks, N) of the float reference for host input ``axons`` (ticks, A) booleans."""
-    g = report.geometry
-    ticks = len(axons)
-    out = np.zeros((ticks, g.neurons), dtype=bool)
+def simulate(report: ImportReport, inputs: dict) -> dict:
+    """Spikes of the float reference: population -> (ticks, size) booleans.
+
+    ``inputs``: Input name -> (ticks, size) booleans (its spikes each tick).
+    """
+    ticks = len(next(iter(inputs.values()))) if inputs else 0
+    out = {p.name: np.zeros((ticks, len(p.rest)), dtype=bool) for p in report.reference}
     state = {p.name: p.rest.copy() for p in report.reference}
-    last = np.zeros(g.neurons, dtype=bool)
+    last = {p.name: np.zeros(len(p.rest)) for p in report.reference}
     for t in range(ticks):
-        active = np.concatenate([last, axons[t]]).astype(np.float64)
-        now = np.zeros(g.neurons, dtype=bool)
+        now = {}
         for p in report.reference:
             drive = np.zeros(len(p.rest))
-            for src, rows, eff in p.incoming:
-                drive += eff[0] if src == BIAS else active[rows] @ eff
+            for src, eff in p.incoming:
+                if src == BIAS:
+                    drive += eff[0]
+                elif src in inputs:
+                    drive += inputs[src][t].astype(np.float64) @ eff
+                else:
+                    drive += last[src] @ eff
             v = state[p.name]
             v += -(v - p.rest) * p.decay + drive
             fired = v > p.threshold
             v[fired] = p.rest[fired]
-            now[p.first_neuron : p.first_neuron + len(v)] = fired
-        out[t] = now
+            now[p.name] = fired.astype(np.float64)
+            out[p.name][t] = fired
         last = now
     return out
 
 
-def chip_spikes(net: Network, axons: np.ndarray) -> np.ndarray:
-    """Spikes (ticks, N) of core 0 of the golden model (``ChipModel``) for the same input."""
+def chip_spikes(net: Network, report: ImportReport, inputs: dict) -> dict:
+    """Spikes of the golden model (``ChipModel``) for the same input, by population."""
     from spikeloom.sim.top import ChipModel
 
     chip = ChipModel(copy.deepcopy(net))
-    out = np.zeros((len(axons), net.geometry.neurons), dtype=bool)
-    for t, row in enumerate(axons):
-        spikes, _ = chip.tick([(0, int(a)) for a in np.flatnonzero(row)])
-        out[t] = spikes[0]
+    ticks = len(next(iter(inputs.values()))) if inputs else 0
+    out = {p.name: np.zeros((ticks, len(p.rest)), dtype=bool) for p in report.reference}
+    for t in range(ticks):
+        events = [
+            (i.core, i.first_axon + int(k))
+            for i in report.inputs
+            for k in np.flatnonzero(inputs[i.name][t])
+        ]
+        spikes, _ = chip.tick(events)
+        for p in report.reference:
+            out[p.name][t] = spikes[p.core, p.first_neuron : p.first_neuron + len(p.rest)]
     return out
 
 
@@ -98,31 +110,32 @@ def agreement(
 ) -> Agreement:
     """Run chip (golden model) and reference on the same input; compare spike counts.
 
-    Input: each used axon fires with its own probability per tick, drawn
-    uniformly from ``rates`` (seeded), Bernoulli.
+    Input: each value of each Input fires with its own probability per
+    tick, drawn uniformly from ``rates`` (seeded), Bernoulli; an Input
+    placed on several cores gets the same events on each.
     """
-    g = report.geometry
-    used = sum(i.size for i in report.inputs)
     rng = np.random.default_rng(seed)
-    events = rate(rng.uniform(*rates, used), ticks, seed=seed)
-    axons = np.zeros((ticks, g.axons), dtype=bool)
-    for t, ev in events.items():
-        axons[t, [a for _, a in ev]] = True
-    ref = simulate(report, axons).sum(axis=0)
-    hw = chip_spikes(net, axons).sum(axis=0)
-    pops, cols = [], []
+    sizes = {i.name: i.size for i in report.inputs}
+    inputs = {}
+    for name in sorted(sizes):
+        p = rng.uniform(*rates, sizes[name])
+        inputs[name] = rng.random((ticks, sizes[name])) < p
+    ref_spikes = simulate(report, inputs)
+    hw_spikes = chip_spikes(net, report, inputs)
+    pops, refs, hws = [], [], []
     for p in report.reference:
-        c = np.arange(p.first_neuron, p.first_neuron + len(p.rest))
-        cols.append(c)
-        ok = _within(ref[c], hw[c])
-        pops.append((p.name, float(ok.mean()), int(ref[c].sum()), int(hw[c].sum())))
-    c = np.concatenate(cols) if cols else np.zeros(0, dtype=int)
-    r, h = ref[c].astype(float), hw[c].astype(float)
+        ref, hw = ref_spikes[p.name].sum(axis=0), hw_spikes[p.name].sum(axis=0)
+        refs.append(ref)
+        hws.append(hw)
+        ok = _within(ref, hw)
+        pops.append((p.name, float(ok.mean()), int(ref.sum()), int(hw.sum())))
+    r = np.concatenate(refs).astype(float) if refs else np.zeros(0)
+    h = np.concatenate(hws).astype(float) if hws else np.zeros(0)
     corr = float(np.corrcoef(r, h)[0, 1]) if r.std() > 0 and h.std() > 0 else float("nan")
     return Agreement(
         ticks=ticks,
-        neurons=len(c),
-        within=float(_within(r, h).mean()) if len(c) else 1.0,
+        neurons=len(r),
+        within=float(_within(r, h).mean()) if len(r) else 1.0,
         correlation=corr,
         reference_spikes=int(r.sum()),
         chip_spikes=int(h.sum()),
