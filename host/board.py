@@ -121,16 +121,16 @@ def _fields(layout, words: Sequence[int]) -> dict[str, np.ndarray]:
     return out
 
 
+def describe(g: Geometry, fields=GEOMETRY_FIELDS, sep: str = " ") -> str:
+    """``levels=4,4 neurons=64 ...``: fields of a geometry (all by default), one line."""
+    return sep.join(
+        f"{f}={','.join(map(str, g.levels)) if f == 'levels' else getattr(g, f)}" for f in fields
+    )
+
+
 def _geometry_diff(a: Geometry, b: Geometry) -> tuple[str, str]:
     fields = [f for f in GEOMETRY_FIELDS if getattr(a, f) != getattr(b, f)]
-
-    def show(g):
-        return ", ".join(
-            f"{f}={','.join(map(str, g.levels)) if f == 'levels' else getattr(g, f)}"
-            for f in fields
-        )
-
-    return show(a), show(b)
+    return describe(a, fields, ", "), describe(b, fields, ", ")
 
 
 class Board:

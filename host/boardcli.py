@@ -24,12 +24,12 @@ from click.core import ParameterSource
 
 from spikeloom import protocol as P
 from spikeloom.boards import TARGETS
-from spikeloom.defs import GEOMETRY_FIELDS, LEARN_MAX, LearnConfig, Region, pack, unpack
+from spikeloom.defs import LEARN_MAX, LearnConfig, Region, pack, unpack
 from spikeloom.network import NetworkError
 
 from .board import Board, BoardError, probability_text
 from .eventfile import EventFileError
-from .options import board_option, default_baud, geometry_mismatch
+from .options import board_option, default_baud, describe, geometry_mismatch
 
 __all__ = ["COMMANDS"]
 
@@ -209,11 +209,7 @@ def info_cmd(port, target, baud, timeout):
         g, link = ident.geometry, ident.link
         click.echo(f"device:   {board.description}")
         click.echo(f"protocol: 0x{ident.id:08X} (this host speaks 0x{P.PROTOCOL_ID:08X})")
-        fields = ", ".join(
-            f"{f}={','.join(map(str, g.levels))}" if f == "levels" else f"{f}={getattr(g, f)}"
-            for f in GEOMETRY_FIELDS
-        )
-        click.echo(f"geometry: {fields}")
+        click.echo(f"geometry: {describe(g, sep=', ')}")
         cores = "1 core" if g.cores == 1 else f"{g.cores} cores"
         click.echo(f"          {cores} of {g.neurons} neurons and {g.axons} axons each")
         click.echo(

@@ -14,7 +14,13 @@ import numpy as np
 from spikeloom.defs import Model
 from spikeloom.network import Network, NetworkError
 
-from .options import board_option, geometry_mismatch, geometry_options, pop_geometry_fields
+from .options import (
+    board_option,
+    describe,
+    geometry_mismatch,
+    geometry_options,
+    pop_geometry_fields,
+)
 
 __all__ = ["import_nir_cmd", "check_cmd", "summary", "refit_hint"]
 
@@ -37,8 +43,7 @@ def summary(net: Network, meta: dict | None = None) -> str:
     for key in ("name", "source", "description"):
         if meta and meta.get(key):
             lines.append(f"{key}: {meta[key]}")
-    fields = ", ".join(f"{k} {v}" for k, v in g.as_dict().items() if k != "levels")
-    lines.append(f"geometry: levels {list(g.levels)}, {fields}")
+    lines.append(f"geometry: {describe(g, sep=', ')}")
     lines.append(
         f"cores: {g.cores}, each {n} neurons, {g.axons} axons, {g.rows} x {n} crossbar, "
         f"{g.fanout} routing entries per neuron"

@@ -19,6 +19,7 @@ import click
 from spikeloom.boards import TARGETS, Target, target
 from spikeloom.defs import GEOMETRY_FIELDS, Geometry
 
+from .board import describe
 from .transport import default_baud
 
 __all__ = [
@@ -41,13 +42,6 @@ def parse_levels(text) -> tuple[int, ...]:
         raise click.BadParameter(
             f"not a list of integers: {text!r}", param_hint="--levels"
         ) from None
-
-
-def describe(g: Geometry) -> str:
-    """``levels=4,4 neurons=64 axons=64 ...``: every field of a geometry."""
-    return " ".join(
-        f"{k}={','.join(map(str, v)) if k == 'levels' else v}" for k, v in g.as_dict().items()
-    )
 
 
 #: ``help_default`` of a command whose geometry defaults to the board's.
@@ -138,7 +132,7 @@ def geometry_mismatch(what: str, g: Geometry, board: Target, fix: str) -> str | 
     if g == want:
         return None
     diff = ", ".join(
-        f"{k} {getattr(g, k)} (board: {getattr(want, k)})"
+        f"{describe(g, [k])} (board: {describe(want, [k])})"
         for k in GEOMETRY_FIELDS
         if getattr(g, k) != getattr(want, k)
     )
