@@ -20,6 +20,8 @@ import numpy as np
 __all__ = ["EncodeError", "rate", "latency", "to_array"]
 
 Inputs = dict[int, list[tuple[int, int]]]
+#: The most random draws one rate encoding makes (ticks x values): some 800 MB.
+MAX_DRAWS = 10**8
 
 
 class EncodeError(ValueError):
@@ -76,6 +78,11 @@ def rate(
         p = -np.expm1(-x)
     else:
         raise EncodeError(f"rate: kind {kind!r}: bernoulli or poisson")
+    if ticks * x.size > MAX_DRAWS:
+        raise EncodeError(
+            f"rate: {ticks} ticks x {x.size} values is more than {MAX_DRAWS:.0e} draws: "
+            f"encode fewer ticks at a time"
+        )
     rng = np.random.default_rng(seed)
     return _events(rng.random((int(ticks), x.size)) < p, core, first_axon)
 

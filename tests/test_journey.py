@@ -272,6 +272,8 @@ def test_rate_encoder_is_seeded_and_follows_the_rates():
     assert abs(len(p) / 4000 - (1 - np.exp(-1))) < 0.03
     with pytest.raises(encode.EncodeError, match="value 1 is 1.5"):
         encode.rate([0.1, 1.5], 3)
+    with pytest.raises(encode.EncodeError, match="10000000000 ticks x 1 values"):
+        encode.rate([0.5], 10**10)
 
 
 def test_latency_encoder_puts_the_largest_value_first():
