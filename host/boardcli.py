@@ -190,7 +190,9 @@ def progress_bar(description: str):
 def _load_network(path):
     from .netfile import load_network
 
-    return load_network(path)
+    net = load_network(path)
+    log.info("read %s: %s", path, describe(net.geometry))
+    return net
 
 
 def _fresh(port: str) -> bool:
@@ -397,8 +399,10 @@ def run_cmd(ticks, network, input_, out, plot, probe, long_ok, port, target, bau
         first = board.read_regs("TICK")[0]
         _check_ticks(board, first, ticks, long_ok)
         if net is not None:
+            loading = time.monotonic()
             with progress_bar(f"loading {network.name}") as progress:
                 board.load(net, progress)
+            log.info("loaded %s in %.1f s", network, time.monotonic() - loading)
             first = board.read_regs("TICK")[0]
         log.info(
             "running ticks %d..%d on %s (at least %.2g s a tick)",
