@@ -347,3 +347,23 @@ def test_the_sim_build_estimate_comes_from_measured_builds(tmp_path, monkeypatch
     bridge._record_build(100.0)
     bridge._record_build(200.0)
     assert bridge.build_estimate() == 150.0
+
+
+def test_the_shipped_example_is_what_make_net_makes():
+    import importlib.util
+
+    from spikeloom.host.eventfile import read_inputs
+
+    spec = importlib.util.spec_from_file_location("make_net", ROOT / "examples" / "make_net.py")
+    make_net = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_net)
+    made, shipped = make_net.network(), load_network(NET)
+    assert made.geometry == shipped.geometry
+    np.testing.assert_array_equal(made.count, shipped.count)
+    np.testing.assert_array_equal(made.sign, shipped.sign)
+    for k, v in made.params.items():
+        np.testing.assert_array_equal(v, shipped.params[k])
+    assert read_inputs(ROOT / "examples" / "in.csv") == make_net.inputs()
+    # Without input the pacemaker drives the chain: neuron k fires at ticks k, k + 10, ...
+    events = expected_events(shipped, 30)
+    assert [(t, n) for t, _, n in events if n == 3] == [(3, 3), (13, 3), (23, 3)]
