@@ -218,12 +218,13 @@ def build(
         raise BuildError(f"elaborating the design for {target.name} failed: {e}") from e
     plan.extract(out)
 
-    say("synthesis, place and route (yosys, nextpnr)")
+    say(f"elaborated in {time.monotonic() - t0:.0f} s; synthesis (yosys)")
     log_path = out / "build.log"
     with open(log_path, "w") as log:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             ["sh", f"{plan.script}.sh"], cwd=out, env=env, stdout=log, stderr=subprocess.STDOUT
         )
+        _follow_stages(proc, out, target.bitstream_suffix, say)
     log_text = log_path.read_text(errors="replace")
     tim = out / f"{NAME}.tim"
     pnr_log = tim.read_text(errors="replace") if tim.exists() else ""
@@ -238,6 +239,43 @@ def build(
         raise BuildError(f"the build failed (exit {proc.returncode}); log: {log_path}\n{tail}")
 
     return make_report(target, g, out, clock_hz / 1e6, link.clocks_per_bit, time.monotonic() - t0)
+
+
+#: The flow's stages as :func:`flow_stage` tells them apart, in order.
+STAGES = ("synthesis (yosys)", "place (nextpnr)", "route (nextpnr)", "pack (bitstream)")
+
+
+def flow_stage(out: Path, suffix: str) -> int:
+    """Which of :data:`STAGES` the flow in ``out`` is at, from the files it has written.
+
+    nextpnr's log (``NAME.tim``) appears when synthesis is done; it says
+    "Routing" once placement is; the bitstream appears while packing.
+    """
+    tim = out / f"{NAME}.tim"
+    if (out / f"{NAME}{suffix}").exists():
+        return 3
+    if not tim.exists():
+        return 0
+    try:
+        text = tim.read_text(errors="replace")
+    except OSError:
+        return 1
+    if "Program finished normally" in text:
+        return 3
+    return 2 if "Routing" in text else 1
+
+
+def _follow_stages(proc: subprocess.Popen, out: Path, suffix: str, say) -> None:
+    """Wait for the flow, telling each stage as it starts, with the time of the one before."""
+    stage, since = 0, time.monotonic()
+    while proc.poll() is None:
+        time.sleep(0.5)
+        now = flow_stage(out, suffix)
+        if now > stage:
+            say(f"{STAGES[stage]} done in {time.monotonic() - since:.0f} s; {STAGES[now]}")
+            stage, since = now, time.monotonic()
+    if proc.returncode == 0:
+        say(f"{STAGES[stage]} done in {time.monotonic() - since:.0f} s")
 
 
 def make_report(target: Target, g: Geometry, out: Path, clock_mhz, clocks_per_bit, seconds):

@@ -121,16 +121,16 @@ def _fields(layout, words: Sequence[int]) -> dict[str, np.ndarray]:
     return out
 
 
+def describe(g: Geometry, fields=GEOMETRY_FIELDS, sep: str = " ") -> str:
+    """``levels=4,4 neurons=64 ...``: fields of a geometry (all by default), one line."""
+    return sep.join(
+        f"{f}={','.join(map(str, g.levels)) if f == 'levels' else getattr(g, f)}" for f in fields
+    )
+
+
 def _geometry_diff(a: Geometry, b: Geometry) -> tuple[str, str]:
     fields = [f for f in GEOMETRY_FIELDS if getattr(a, f) != getattr(b, f)]
-
-    def show(g):
-        return ", ".join(
-            f"{f}={','.join(map(str, g.levels)) if f == 'levels' else getattr(g, f)}"
-            for f in fields
-        )
-
-    return show(a), show(b)
+    return describe(a, fields, ", "), describe(b, fields, ", ")
 
 
 class Board:
@@ -151,6 +151,8 @@ class Board:
         self._deframer = P.Deframer()
         self._bodies: deque[tuple[bytes, bool]] = deque()
         self._dirty = False  # a request went unanswered: its answer may still come
+        #: After run_ticks: the output events of ticks before this are all in (None: none).
+        self.completed_tick: int | None = None
         self._last_answer = 0.0
         self._outputs: int | None = None  # output-enabled neurons of the loaded network
         #: Most requests that were ever in flight at once (pipelining at work).
@@ -484,6 +486,18 @@ class Board:
         learn = g.rows * (2 + 2 * g.neurons + g.groups + 4)
         return 2 * (g.rows * g.groups + g.neurons + g.cores * g.neurons * g.fanout + learn) + 1000
 
+    def tick_seconds(self) -> float:
+        """A lower bound on the wall time of one tick of :meth:`run_ticks`, for estimates.
+
+        The bytes of a STEP and an empty READ_EVENTS on the line (some 24),
+        and a tick's least work, at the transport's clock; at least the
+        transport's own ``tick_seconds`` (the golden model's pace).
+        """
+        g = self.geometry
+        cpb = self.link.clocks_per_bit
+        clocks = 10 * cpb * 24 + g.groups * g.cores
+        return max(self._clock_seconds() * clocks, getattr(self.transport, "tick_seconds", 0.0))
+
     def _inject_reqs(self, events, label=""):
         """INJECT requests for (core, axon) events, checked first so that none is half sent."""
         g = self.geometry
@@ -707,6 +721,7 @@ class Board:
         ticks: int,
         inputs: Mapping[int, Iterable[tuple[int, int]]] | Sequence | None = None,
         progress=None,
+        on_events=None,
     ) -> list[tuple[int, int, int]]:
         """Run ``ticks`` ticks one by one with host input; returns the output events.
 
@@ -717,6 +732,12 @@ class Board:
         neuron) with full tick numbers (the board's TICK at the start is the
         first tick of the run), sorted; events still in the FIFO from before
         come too. ``progress(done, total)`` counts ticks.
+
+        ``on_events(events, tick)``: called with each tick's events (sorted)
+        as soon as they are all in, ``tick`` being TICK after them; the
+        events are then not kept, and the list returned is empty. If the
+        run fails or is interrupted, every event received has been passed
+        on, and :attr:`completed_tick` is the TICK before which they are complete.
         """
         g = self.geometry
         if ticks < 0:
@@ -732,14 +753,24 @@ class Board:
         count = _Progress(progress, ticks)
         now = {"tick": 0, "full": False}
         events: list[tuple[int, int, int]] = []
+        pending: list[tuple[int, int, int]] = []
+
+        def flush():
+            if on_events is None:
+                events.extend(pending)
+            elif pending or ticks:
+                on_events(sorted(pending), now["tick"])
+            pending.clear()
 
         def stepped(d):
+            flush()  # every read of the tick before has been answered
+            self.completed_tick = now["tick"]
             now["tick"] = _u32(d)
             count(1)
 
         def drained(d):
             got = self._decode_events(d, now["tick"])
-            events.extend(got)
+            pending.extend(got)
             now["full"] = len(got) == per
 
         def reqs():
@@ -757,9 +788,14 @@ class Board:
                 for _ in range(reads):
                     yield self._events_req(drained)
 
-        self._exchange(reqs())
-        if now["full"]:
-            events += self.read_events()
+        self.completed_tick = None
+        try:
+            self._exchange(reqs())
+            if now["full"]:
+                pending.extend(self.read_events())
+            self.completed_tick = now["tick"]
+        finally:
+            flush()
         return sorted(events)
 
     # -- the link ---------------------------------------------------------

@@ -11,6 +11,7 @@ keeps one alive behind a socket.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import logging
 import re
 import sys
@@ -19,17 +20,24 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from spikeloom import protocol as P
-from spikeloom.defs import GEOMETRY_FIELDS, LEARN_MAX, LearnConfig, Region, pack, unpack
+from spikeloom.boards import TARGETS
+from spikeloom.defs import LEARN_MAX, LearnConfig, Region, pack, unpack
 from spikeloom.network import NetworkError
 
 from .board import Board, BoardError, probability_text
 from .eventfile import EventFileError
+from .options import board_option, default_baud, describe, geometry_mismatch
 
 __all__ = ["COMMANDS"]
 
 log = logging.getLogger("spikeloom")
+
+FRESH = ("golden", "sim")
+#: --baud's range: what a UART can run at, give or take.
+MIN_BAUD, MAX_BAUD = 50, 50_000_000
 
 PORT_HELP = (
     "the device: a serial port (/dev/ttyUSB1), socket://HOST:PORT, "
@@ -38,16 +46,46 @@ PORT_HELP = (
 )
 
 
+def _check_port(ctx, param, value):
+    """Note where the port came from; refuse a near-miss of golden or sim by name."""
+    from_env = ctx.get_parameter_source(param.name) == ParameterSource.ENVIRONMENT
+    ctx.meta["spikeloom.port_from_env"] = from_env
+    if value in FRESH or "://" in value or Path(value).exists():
+        return value
+    close = difflib.get_close_matches(value.lower(), FRESH, n=1, cutoff=0.6)
+    if close:
+        origin = " (from $SPIKELOOM_PORT)" if from_env else ""
+        raise click.BadParameter(f"no device {value!r}{origin}: did you mean {close[0]}?")
+    return value
+
+
 def board_options(f):
-    """--port, --baud and --timeout, shared by every command that talks to a device."""
+    """--port, --board, --baud and --timeout, shared by every command that talks to a device."""
     f = click.option(
         "--timeout",
-        type=click.FloatRange(min=0.01),
+        type=click.FloatRange(min=0.01, max=3600),
         default=None,
         help="seconds to wait for an answer beyond its line time [default: 1; sim 10]",
     )(f)
-    f = click.option("--baud", type=click.IntRange(min=1), default=115200, show_default=True)(f)
-    f = click.option("--port", "-p", envvar="SPIKELOOM_PORT", default="golden", help=PORT_HELP)(f)
+    f = click.option(
+        "--baud",
+        type=click.IntRange(min=MIN_BAUD, max=MAX_BAUD),
+        default=None,
+        help=f"serial line rate [default: the board's; without --board {default_baud()}]",
+    )(f)
+    f = board_option(
+        dest="target",
+        help=f"the board ({', '.join(TARGETS)}): its baud rate, and its geometry for "
+        "golden/sim and for checks",
+    )(f)
+    f = click.option(
+        "--port",
+        "-p",
+        envvar="SPIKELOOM_PORT",
+        default="golden",
+        callback=_check_port,
+        help=PORT_HELP,
+    )(f)
     return f
 
 
@@ -57,23 +95,64 @@ def human_errors():
     try:
         yield
     except (BoardError, NetworkError, EventFileError) as e:
-        raise click.ClickException(str(e)) from None
+        raise click.ClickException(str(e) + _env_note()) from None
     except OSError as e:
         where = f"{e.filename}: " if e.filename else ""
         raise click.ClickException(f"{where}{e.strerror or e}") from None
 
 
+def _env_note() -> str:
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.meta.get("spikeloom.port_from_env"):
+        return f" (the port {ctx.params.get('port')!r} came from $SPIKELOOM_PORT)"
+    return ""
+
+
+def _fresh_link(board):
+    from .transport import SIM_LINK
+
+    if board is None:
+        return SIM_LINK
+    return dataclasses.replace(SIM_LINK, event_fifo=board.event_fifo)
+
+
 @contextmanager
-def open_board(port: str, baud: int, timeout: float | None, geometry=None):
-    """A Board on ``port``; for golden/sim a fresh device of ``geometry``."""
+def open_board(port: str, baud, timeout: float | None, geometry=None, board=None):
+    """A Board on ``port``; for golden/sim a fresh device of ``geometry`` (or the board's).
+
+    ``board``: a ``Target``; its baud rate is the default, and a real device
+    of another geometry is refused naming the board.
+    """
     from .transport import open_transport
 
+    if geometry is None and board is not None:
+        geometry = board.geometry
+    baud = baud or default_baud(board)
+    if port == "sim":
+        log.info("starting the RTL simulation")
+    log.info("opening %s%s", port, f" as a {board.name}" if board else "")
     with human_errors():
-        board = Board(open_transport(port, geometry, baud), timeout)
+        link = _fresh_link(board) if _fresh(port) else None
+        dev = Board(open_transport(port, geometry, baud, link=link, progress=say), timeout)
         try:
-            yield board
+            if board is not None and not _fresh(port):
+                message = geometry_mismatch(
+                    f"the device on {port}", dev.identify().geometry, board,
+                    f"drop --board, or program a {board.name} build "
+                    f"(spikeloom build --board {board.name}; spikeloom program --board "
+                    f"{board.name})",
+                )  # fmt: skip
+                if message:
+                    raise BoardError(message)
+            yield dev
         finally:
-            board.close()
+            dev.close()
+
+
+def say(text: str) -> None:
+    """A progress line on stderr (none with -q)."""
+    if not _quiet():
+        click.echo(text, err=True)
 
 
 def _quiet() -> bool:
@@ -111,11 +190,13 @@ def progress_bar(description: str):
 def _load_network(path):
     from .netfile import load_network
 
-    return load_network(path)
+    net = load_network(path)
+    log.info("read %s: %s", path, describe(net.geometry))
+    return net
 
 
 def _fresh(port: str) -> bool:
-    return port in ("golden", "sim")
+    return port in FRESH
 
 
 # -- info, status, reset -------------------------------------------------------
@@ -123,18 +204,14 @@ def _fresh(port: str) -> bool:
 
 @click.command("info")
 @board_options
-def info_cmd(port, baud, timeout):
+def info_cmd(port, target, baud, timeout):
     """Identify the device: protocol, geometry, link parameters."""
-    with open_board(port, baud, timeout) as board:
+    with open_board(port, baud, timeout, board=target) as board:
         ident = board.identify()
         g, link = ident.geometry, ident.link
         click.echo(f"device:   {board.description}")
         click.echo(f"protocol: 0x{ident.id:08X} (this host speaks 0x{P.PROTOCOL_ID:08X})")
-        fields = ", ".join(
-            f"{f}={','.join(map(str, g.levels))}" if f == "levels" else f"{f}={getattr(g, f)}"
-            for f in GEOMETRY_FIELDS
-        )
-        click.echo(f"geometry: {fields}")
+        click.echo(f"geometry: {describe(g, sep=', ')}")
         cores = "1 core" if g.cores == 1 else f"{g.cores} cores"
         click.echo(f"          {cores} of {g.neurons} neurons and {g.axons} axons each")
         click.echo(
@@ -143,18 +220,19 @@ def info_cmd(port, baud, timeout):
             f"payloads up to {ident.max_payload} bytes"
         )
         if not _fresh(port) and "://" not in port:
+            baud = baud or default_baud(target)
             mhz = link.clocks_per_bit * baud / 1e6
             click.echo(f"clock:    {mhz:.2f} MHz (at {baud} baud)")
 
 
 @click.command("status")
 @board_options
-def status_cmd(port, baud, timeout):
+def status_cmd(port, target, baud, timeout):
     """Show every register (identity, tick, link and chip counters)."""
     from rich.console import Console
     from rich.table import Table
 
-    with open_board(port, baud, timeout) as board:
+    with open_board(port, baud, timeout, board=target) as board:
         values = board.registers()
         regs = P.registers(board.geometry)
     table = Table(title=f"registers of {board.description}")
@@ -174,9 +252,9 @@ def status_cmd(port, baud, timeout):
 
 @click.command("reset")
 @board_options
-def reset_cmd(port, baud, timeout):
+def reset_cmd(port, target, baud, timeout):
     """Soft reset: tick 0, event FIFO and counters cleared, memories kept."""
-    with open_board(port, baud, timeout) as board:
+    with open_board(port, baud, timeout, board=target) as board:
         board.reset()
         click.echo(f"reset {board.description}")
 
@@ -187,17 +265,72 @@ def reset_cmd(port, baud, timeout):
 @click.command("load")
 @click.argument("network", type=click.Path(dir_okay=False, path_type=Path))
 @board_options
-def load_cmd(network, port, baud, timeout):
+def load_cmd(network, port, target, baud, timeout):
     """Load a network file (NAME.toml) into the device: RESET, then every memory."""
     with human_errors():
         net = _load_network(network)
+    _fits(network, net, target)
     if _fresh(port):
         log.warning("the %s device lives only as long as this command: see spikeloom serve", port)
-    with open_board(port, baud, timeout, net.geometry) as board:
+    with open_board(port, baud, timeout, net.geometry, target) as board:
         start = time.monotonic()
         with progress_bar(f"loading {network.name}") as progress:
             board.load(net, progress)
         click.echo(f"loaded {network} into {board.description} ({time.monotonic() - start:.1f} s)")
+
+
+def _fits(path, net, target) -> None:
+    """Refuse a network of another geometry than the board's, naming the fix."""
+    from .netcli import refit_hint
+
+    if target is not None:
+        message = geometry_mismatch(str(path), net.geometry, target, refit_hint(target))
+        if message:
+            raise click.ClickException(message)
+
+
+def _probes(ctx, param, value):
+    """``--probe 0:3,0:5`` -> [(0, 3), (0, 5)]."""
+    if not value:
+        return []
+    out = []
+    for part in value.split(","):
+        core, sep, neuron = part.strip().partition(":")
+        try:
+            if not sep:
+                raise ValueError
+            out.append((int(core), int(neuron)))
+        except ValueError:
+            raise click.BadParameter(f"{part!r} is not CORE:NEURON") from None
+    return out
+
+
+#: The longest run accepted without --long (seconds, at the fastest the link allows).
+LONG_RUN = 3600.0
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def _check_ticks(board, first: int, ticks: int, long_ok: bool) -> None:
+    """Refuse a run past the 32-bit TICK register, or one that takes hours (without --long)."""
+    limit = 1 << 32
+    if first + ticks > limit:
+        raise click.ClickException(
+            f"--ticks {ticks}: the device is at tick {first} and its TICK register counts to "
+            f"{limit - 1} (32 bits): run at most {limit - first} ticks (or reset it first)"
+        )
+    per_tick = board.tick_seconds()
+    if ticks * per_tick > LONG_RUN and not long_ok:
+        raise click.ClickException(
+            f"--ticks {ticks}: would take at least {_duration(ticks * per_tick)} on "
+            f"{board.description} ({per_tick * 1e3:.3g} ms a tick at best); run fewer ticks "
+            f"or pass --long"
+        )
 
 
 @click.command("run")
@@ -219,44 +352,117 @@ def load_cmd(network, port, baud, timeout):
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="output events: .csv (tick,core,neuron) or .npz",
+    help="output events: .csv (tick,core,neuron) or .npz, written as they arrive",
 )
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="raster plot (PNG)")
+@click.option(
+    "--probe",
+    callback=_probes,
+    metavar="CORE:NEURON,...",
+    help="record these neurons' state (v, s, timer, active) after every tick, into "
+    "OUT's name with .probes.csv, and the plot (one READ_MEM per neuron and tick)",
+)
+@click.option("--long", "long_ok", is_flag=True, help="run even if it takes more than an hour")
 @board_options
-def run_cmd(ticks, network, input_, out, plot, port, baud, timeout):
+def run_cmd(ticks, network, input_, out, plot, probe, long_ok, port, target, baud, timeout):
     """Run ticks one by one with host input; write the output events (and a raster)."""
     from . import eventfile
 
+    probe_path = out.with_name(out.stem + ".probes.csv") if probe else None
     with human_errors():
         # Refuse bad file names before anything runs.
+        for path in (out, plot, probe_path):
+            if path is not None:
+                eventfile.check_writable(path)
         eventfile.check_format(out)
         if plot is not None:
             eventfile.check_plot_format(plot)
         if input_ is not None:
             eventfile.check_format(input_)
         net = _load_network(network) if network is not None else None
+    if net is not None:
+        _fits(network, net, target)
     if net is None and _fresh(port):
         log.warning("the %s device starts empty: pass --network to load one", port)
-    with open_board(port, baud, timeout, net.geometry if net else None) as board:
+    with open_board(port, baud, timeout, net.geometry if net else None, target) as board:
         g = board.geometry
         inputs = eventfile.read_inputs(input_, g) if input_ is not None else {}
         late = sum(len(ev) for t, ev in inputs.items() if t >= ticks)
         if late:
             log.warning("%d input events at tick %d or later are not used", late, ticks)
+        for c, n in probe:
+            if not (0 <= c < g.cores and 0 <= n < g.neurons):
+                raise click.BadParameter(
+                    f"{c}:{n}: the device has cores 0..{g.cores - 1}, neurons 0..{g.neurons - 1}",
+                    param_hint="--probe",
+                )
+        first = board.read_regs("TICK")[0]
+        _check_ticks(board, first, ticks, long_ok)
         if net is not None:
+            loading = time.monotonic()
             with progress_bar(f"loading {network.name}") as progress:
                 board.load(net, progress)
-        first = board.read_regs("TICK")[0]
-        with progress_bar("running") as progress:
-            events = board.run_ticks(ticks, inputs, progress)
-        eventfile.write_events(out, events)
+            log.info("loaded %s in %.1f s", network, time.monotonic() - loading)
+            first = board.read_regs("TICK")[0]
+        log.info(
+            "running ticks %d..%d on %s (at least %.2g s a tick)",
+            first, first + ticks - 1, board.description, board.tick_seconds(),
+        )  # fmt: skip
+        started = time.monotonic()
+        writer = eventfile.EventWriter(out)
+        probes = eventfile.ProbeWriter(probe_path, probe) if probe else None
+        try:
+            with progress_bar("running") as progress:
+                if probes is None:
+                    board.run_ticks(ticks, inputs, progress, on_events=lambda ev, _: writer.add(ev))
+                else:
+                    _run_probed(board, ticks, inputs, progress, writer, probes)
+        except (KeyboardInterrupt, BoardError) as e:
+            writer.close()
+            if probes is not None:
+                probes.close()
+            done = board.completed_tick
+            upto = f"complete up to tick {done - 1}" if done and done > first else "none complete"
+            why = "interrupted" if isinstance(e, KeyboardInterrupt) else str(e)
+            raise click.ClickException(
+                f"{why}: {writer.count} output events received were written to {out} ({upto})"
+            ) from None
+        writer.close()
+        if probes is not None:
+            probes.close()
+        took = time.monotonic() - started
+        log.info("ran %d ticks in %.1f s (%.3g ms a tick)", ticks, took, 1e3 * took / max(ticks, 1))
         if plot is not None:
-            eventfile.plot_raster(plot, events, g, first, ticks)
+            events = eventfile.read_events(out)
+            trace = eventfile.read_probes(probe_path) if probe else None
+            eventfile.plot_raster(plot, events, g, first, ticks, probes=trace)
     click.echo(
         f"ran ticks {first}..{first + ticks - 1} on {board.description}: "
-        f"{len(events)} output events written to {out}"
+        f"{writer.count} output events written to {out}"
+        + (f", probes in {probe_path}" if probe else "")
         + (f", raster in {plot}" if plot is not None else "")
     )
+
+
+def _run_probed(board, ticks, inputs, progress, writer, probes) -> None:
+    """One tick at a time; after each, every probed neuron's state (READ_MEM of STATE)."""
+    from spikeloom.defs import unpack as unpack_word
+
+    layout = board.geometry.state_layout
+    for t in range(ticks):
+        tick = None
+
+        def got(ev, now):
+            nonlocal tick
+            writer.add(ev)
+            tick = now
+
+        board.run_ticks(1, {0: inputs.get(t, [])}, on_events=got)
+        for c, n in probes.neurons:
+            (word,) = board.read_mem(c, Region.STATE, n, 1)
+            probes.add(tick - 1, c, n, unpack_word(layout, word))
+        if progress is not None:
+            progress(t + 1, ticks)
 
 
 # -- learning ----------------------------------------------------------------
@@ -297,7 +503,9 @@ def _probability(name):
 )
 @click.option("--core", type=click.IntRange(min=0), default=None, help="seed only this core")
 @board_options
-def learn_cmd(enable, p_plus, p_minus, p_grow, episode, restart, seed, core, port, baud, timeout):
+def learn_cmd(
+    enable, p_plus, p_minus, p_grow, episode, restart, seed, core, port, target, baud, timeout
+):
     """Set, or show, the learning parameters; seed the learning generators.
 
     Parameters not given keep the device's values. Setting any of them
@@ -311,7 +519,7 @@ def learn_cmd(enable, p_plus, p_minus, p_grow, episode, restart, seed, core, por
     changing = probs or episode is not None or enable is not None or restart or seed is not None
     if changing and _fresh(port):
         log.warning("the %s device lives only as long as this command: see spikeloom serve", port)
-    with open_board(port, baud, timeout) as board:
+    with open_board(port, baud, timeout, board=target) as board:
         cfg = board.learning()
         if probs or episode is not None or enable is not None:
             # Given probabilities in fixed point; the others keep the device's values.
@@ -359,9 +567,9 @@ def read_group():
 @click.argument("register")
 @click.option("--count", "-c", type=click.IntRange(min=1), default=1, show_default=True)
 @board_options
-def read_reg_cmd(register, count, port, baud, timeout):
+def read_reg_cmd(register, count, port, target, baud, timeout):
     """Read registers from REGISTER (a name like TICK, or an address)."""
-    with open_board(port, baud, timeout) as board:
+    with open_board(port, baud, timeout, board=target) as board:
         addr = board.address(register)
         values = board.read_regs(addr, count)
         names = board.register_names
@@ -380,9 +588,9 @@ def _fields_text(layout, word: int) -> str:
 @click.argument("index", type=click.IntRange(min=0))
 @click.option("--count", "-c", type=click.IntRange(min=1), default=1, show_default=True)
 @board_options
-def read_mem_cmd(core, region, index, count, port, baud, timeout):
+def read_mem_cmd(core, region, index, count, port, target, baud, timeout):
     """Read words of REGION (CROSSBAR, PARAMS, STATE, ROUTES) of CORE from INDEX, decoded."""
-    with open_board(port, baud, timeout) as board:
+    with open_board(port, baud, timeout, board=target) as board:
         region = board.region(region)
         words = board.read_mem(core, region, index, count)
         g = board.geometry
@@ -404,10 +612,10 @@ def write_group():
 @click.argument("register")
 @click.argument("values", nargs=-1, required=True)
 @board_options
-def write_reg_cmd(register, values, port, baud, timeout):
+def write_reg_cmd(register, values, port, target, baud, timeout):
     """Write VALUES to registers from REGISTER (a name like SCRATCH, or an address) on."""
     numbers = [_int(v, "VALUES") for v in values]
-    with open_board(port, baud, timeout) as board:
+    with open_board(port, baud, timeout, board=target) as board:
         board.write_regs(register, numbers)
         click.echo(f"wrote {len(numbers)} register(s) from {register} on {board.description}")
 
@@ -448,13 +656,13 @@ def _word(text: str, layout, region: Region) -> int:
 @click.argument("index", type=click.IntRange(min=0))
 @click.argument("words", nargs=-1, required=True)
 @board_options
-def write_mem_cmd(core, region, index, words, port, baud, timeout):
+def write_mem_cmd(core, region, index, words, port, target, baud, timeout):
     """Write WORDS to REGION of CORE from INDEX on.
 
     A word is a number (0x1F) or its fields, FIELD=VALUE,... (missing fields are 0),
     e.g. count=3,sign=1 for a crossbar entry.
     """
-    with open_board(port, baud, timeout) as board:
+    with open_board(port, baud, timeout, board=target) as board:
         region = board.region(region)
         layout = board.geometry.region_layout(region)
         numbers = [_word(w, layout, region) for w in words]
@@ -484,7 +692,8 @@ def write_mem_cmd(core, region, index, words, port, baud, timeout):
     type=click.Path(dir_okay=False, path_type=Path),
     help="load this network first (the device takes its geometry)",
 )
-def serve_cmd(port, listen, network):
+@board_option(dest="target", help="serve a device of this board's geometry and event FIFO")
+def serve_cmd(port, listen, network, target):
     """Keep a golden (or simulated) device alive behind a TCP socket.
 
     Other commands reach it with --port socket://HOST:PORT, one at a time;
@@ -494,7 +703,6 @@ def serve_cmd(port, listen, network):
 
     from .transport import (
         SIM_GEOMETRY,
-        SIM_LINK,
         BridgeServer,
         GoldenServer,
         GoldenTransport,
@@ -506,16 +714,24 @@ def serve_cmd(port, listen, network):
     host, _, number = (listen or "127.0.0.1:7777").rpartition(":")
     try:
         number = int(number)
+        if not 0 <= number < 65536:
+            raise ValueError
     except ValueError:
-        raise click.BadParameter(f"{listen!r} is not HOST:PORT", param_hint="--listen") from None
+        raise click.BadParameter(
+            f"{listen!r} is not HOST:PORT with a port 0..65535", param_hint="--listen"
+        ) from None
     host = host or "127.0.0.1"
     with human_errors():
         net = _load_network(network) if network is not None else None
-        g = net.geometry if net is not None else SIM_GEOMETRY
+    if net is not None:
+        _fits(network, net, target)
+    with human_errors():
+        g = net.geometry if net is not None else (target.geometry if target else SIM_GEOMETRY)
+        link = _fresh_link(target)
         if port == "sim":
-            server = BridgeServer(launch_bridge(g, SIM_LINK), host, number)
+            server = BridgeServer(launch_bridge(g, link, progress=say), host, number)
         else:
-            golden = GoldenTransport(g, SIM_LINK)
+            golden = GoldenTransport(g, link)
             if net is not None:
                 Board(golden).load(net)
             server = GoldenServer(golden.model, host, number)

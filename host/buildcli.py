@@ -7,7 +7,6 @@ gateware (the only host command that does) and runs the YoWASP flow of
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 import subprocess
@@ -17,33 +16,11 @@ from pathlib import Path
 
 import click
 
-from spikeloom.boards import TARGETS, target
-from spikeloom.defs import GEOMETRY_FIELDS, Geometry
+from spikeloom.boards import TARGETS
+
+from .options import BOARDS_DEFAULT, board_option, describe, geometry_options, make_geometry
 
 __all__ = ["COMMANDS"]
-
-
-def _board(ctx, param, value):
-    try:
-        return target(value)
-    except KeyError as e:
-        raise click.BadParameter(e.args[0]) from None
-
-
-board_option = click.option(
-    "--board",
-    "board",
-    required=True,
-    callback=_board,
-    metavar="NAME",
-    help=f"board target: {', '.join(TARGETS)}",
-)
-
-
-def _describe(g: Geometry) -> str:
-    return " ".join(
-        f"{k}={','.join(map(str, v)) if k == 'levels' else v}" for k, v in g.as_dict().items()
-    )
 
 
 @click.command("boards")
@@ -74,24 +51,12 @@ def boards_cmd(as_json):
             f"{'':12} {r['cores']} cores, {r['neurons']} neurons, {r['synapses']} synapses; "
             f"{r['baud']} baud"
         )
-        click.echo(f"{'':12} {_describe(t.geometry)}")
-
-
-def _geometry_overrides(f):
-    for name in reversed(GEOMETRY_FIELDS):
-        f = click.option(
-            f"--{name.replace('_', '-')}",
-            name,
-            default=None,
-            type=str if name == "levels" else int,
-            help="override the board's default" if name == "levels" else None,
-        )(f)
-    return f
+        click.echo(f"{'':12} {describe(t.geometry)}")
 
 
 @click.command("build")
-@board_option
-@_geometry_overrides
+@board_option(required=True, help=f"board target: {', '.join(TARGETS)}")
+@geometry_options(defaults=False, help_default=BOARDS_DEFAULT)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -107,22 +72,11 @@ def build_cmd(board, out, seed, **fields):
     """
     from spikeloom.boards.build import BuildError, build, summary
 
-    changes = {k: v for k, v in fields.items() if v is not None}
-    if "levels" in changes:
-        try:
-            changes["levels"] = tuple(int(x) for x in changes["levels"].split(","))
-        except ValueError:
-            raise click.BadParameter(
-                f"not a list of integers: {changes['levels']!r}", param_hint="--levels"
-            ) from None
-    try:
-        geometry = dataclasses.replace(board.geometry, **changes)
-    except ValueError as e:
-        raise click.UsageError(str(e)) from None
+    geometry = make_geometry(fields, base=board.geometry)
     out = out or Path("build") / board.name
-    click.echo(f"building {board.name}: {_describe(geometry)} -> {out}", err=True)
+    click.echo(f"building {board.name}: {describe(geometry)} -> {out}", err=True)
 
-    stage = {"text": "starting", "t0": time.monotonic()}
+    stage = {"text": "starting", "t0": time.monotonic(), "lines": []}
     done = threading.Event()
 
     def ticker():
@@ -131,12 +85,21 @@ def build_cmd(board, out, seed, **fields):
         console = Console(stderr=True)
         with console.status("") as status:
             while not done.wait(0.5):
+                while stage["lines"]:
+                    console.print(stage["lines"].pop(0), markup=False, highlight=False)
                 status.update(f"{stage['text']} ({time.monotonic() - stage['t0']:.0f} s)")
+            for line in stage["lines"]:
+                console.print(line, markup=False, highlight=False)
+
+    def progress(text):
+        # Each stage on a line of its own (elapsed time of the whole build first).
+        stage["lines"].append(f"[{time.monotonic() - stage['t0']:4.0f} s] {text}")
+        stage["text"] = text.rpartition("; ")[2]
 
     thread = threading.Thread(target=ticker, daemon=True)
     thread.start()
     try:
-        report = build(board, geometry, out, seed=seed, progress=lambda t: stage.update(text=t))
+        report = build(board, geometry, out, seed=seed, progress=progress)
     except BuildError as e:
         done.set()
         thread.join()
@@ -153,7 +116,7 @@ def build_cmd(board, out, seed, **fields):
 
 
 @click.command("program")
-@board_option
+@board_option(required=True, help=f"board target: {', '.join(TARGETS)}")
 @click.option(
     "--bitstream",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),

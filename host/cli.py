@@ -13,48 +13,15 @@ from pathlib import Path
 
 import click
 
-from spikeloom.defs import GEOMETRY_FIELDS, Geometry, Region
+from spikeloom.defs import Region
+
+from .options import geometry_options, make_geometry
 
 log = logging.getLogger("spikeloom")
 
 
-def geometry_options(f):
-    """Geometry options shared by every command that needs one."""
-    defaults = Geometry()
-    for name in reversed(GEOMETRY_FIELDS):
-        if name == "levels":
-            f = click.option(
-                "--levels",
-                default=",".join(map(str, defaults.levels)),
-                show_default=True,
-                help="bus-tree branching factors, leaves first, comma-separated",
-            )(f)
-        else:
-            f = click.option(
-                f"--{name.replace('_', '-')}",
-                name,
-                type=int,
-                default=getattr(defaults, name),
-                show_default=True,
-            )(f)
-    return f
-
-
-def make_geometry(kw) -> Geometry:
-    fields = {k: kw.pop(k) for k in GEOMETRY_FIELDS}
-    try:
-        fields["levels"] = tuple(int(x) for x in str(fields["levels"]).split(","))
-    except ValueError:
-        raise click.BadParameter(  # noqa: B904 (the message says it all)
-            f"not a list of integers: {fields['levels']!r}", param_hint="--levels"
-        )
-    try:
-        return Geometry(**fields)
-    except ValueError as e:
-        raise click.UsageError(str(e)) from None
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="spikeloom", message="%(prog)s %(version)s")
 @click.option("-v", "--verbose", count=True, help="more log output (repeatable)")
 @click.option("-q", "--quiet", count=True, help="less log output (repeatable)")
 def cli(verbose, quiet):
@@ -64,7 +31,7 @@ def cli(verbose, quiet):
 
 
 @cli.command()
-@geometry_options
+@geometry_options()
 def geometry(**kw):
     """Show a geometry: derived sizes, packed layouts and the memory map."""
     g = make_geometry(kw)
@@ -87,7 +54,7 @@ def geometry(**kw):
 
 
 @cli.command()
-@geometry_options
+@geometry_options()
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option(
     "--block",
@@ -118,6 +85,10 @@ from spikeloom.host.netcli import check_cmd, import_nir_cmd  # noqa: E402
 
 cli.add_command(import_nir_cmd)
 cli.add_command(check_cmd)
+
+from spikeloom.host.encodecli import encode_cmd  # noqa: E402
+
+cli.add_command(encode_cmd)
 
 from spikeloom.host.boardcli import COMMANDS as BOARD_COMMANDS  # noqa: E402
 from spikeloom.host.buildcli import COMMANDS as BUILD_COMMANDS  # noqa: E402

@@ -15,6 +15,7 @@ board's full tick numbers.
 from __future__ import annotations
 
 import csv
+import os
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,7 +30,12 @@ __all__ = [
     "OUTPUT_COLUMNS",
     "check_format",
     "read_inputs",
+    "write_inputs",
     "write_events",
+    "EventWriter",
+    "ProbeWriter",
+    "read_probes",
+    "check_writable",
     "read_events",
     "plot_raster",
 ]
@@ -91,6 +97,8 @@ def _table(path, columns: Sequence[str]) -> tuple[np.ndarray, list[str]]:
                 raise EventFileError(
                     f"{path} line {number}: {name} {value!r} is not a whole number"
                 ) from None
+            if not -(1 << 62) <= v <= 1 << 62:
+                raise EventFileError(f"{path} line {number}: {name} {value} is out of range")
             row.append(v)
         rows.append(row)
         where.append(f"{path} line {number}")
@@ -166,11 +174,10 @@ def read_events(path) -> list[tuple[int, int, int]]:
     return [tuple(r) for r in table.tolist()]
 
 
-def write_events(path, events: Sequence[tuple[int, int, int]]) -> None:
-    """Write output events (tick, core, neuron) as CSV or NPZ (by extension)."""
+def _write(path, rows, columns) -> None:
     path = Path(path)
     fmt = check_format(path)
-    arr = np.array(list(events), dtype=np.int64).reshape(-1, 3)
+    arr = np.array(list(rows), dtype=np.int64).reshape(-1, 3)
     if fmt == "npz":
         # Through a file object: np.savez would append ".npz" to a name lacking it.
         with open(path, "wb") as f:
@@ -178,8 +185,110 @@ def write_events(path, events: Sequence[tuple[int, int, int]]) -> None:
         return
     with open(path, "w", newline="") as f:
         out = csv.writer(f, lineterminator="\n")
-        out.writerow(OUTPUT_COLUMNS)
+        out.writerow(columns)
         out.writerows(arr.tolist())
+
+
+def write_events(path, events: Sequence[tuple[int, int, int]]) -> None:
+    """Write output events (tick, core, neuron) as CSV or NPZ (by extension)."""
+    _write(path, events, OUTPUT_COLUMNS)
+
+
+def write_inputs(path, inputs) -> None:
+    """Write host input events ``{tick: [(core, axon)]}`` as CSV or NPZ (tick,core,axon)."""
+    rows = sorted((t, c, a) for t, ev in dict(inputs).items() for c, a in ev)
+    _write(path, rows, INPUT_COLUMNS)
+
+
+def check_writable(path) -> None:
+    """Refuse an output path that cannot be written (no directory, no permission), early."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise EventFileError(f"{path}: is a directory")
+    if not parent.is_dir():
+        raise EventFileError(f"{path}: cannot write: no directory {parent}")
+    if not os.access(path if path.exists() else parent, os.W_OK):
+        raise EventFileError(f"{path}: cannot write: permission denied")
+
+
+class EventWriter:
+    """Output events written as they arrive: CSV lines flushed per batch; NPZ on close.
+
+    ``add(events)`` takes a batch (sorted within it; batches in tick order);
+    ``close()`` finishes the file. ``count`` and ``last_tick`` say what it holds.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.format = check_format(self.path)
+        self.count = 0
+        self.last_tick: int | None = None
+        self._rows: list = []
+        try:
+            self._file = open(self.path, "w", newline="") if self.format == "csv" else None
+        except OSError as e:
+            raise EventFileError(f"{self.path}: cannot write: {e.strerror or e}") from None
+        if self._file is not None:
+            self._csv = csv.writer(self._file, lineterminator="\n")
+            self._csv.writerow(OUTPUT_COLUMNS)
+            self._file.flush()
+
+    def add(self, events) -> None:
+        events = sorted(events)
+        if not events:
+            return
+        self.count += len(events)
+        self.last_tick = events[-1][0]
+        if self._file is None:
+            self._rows += events
+            return
+        self._csv.writerows(events)
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        elif self.format == "npz" and self._rows is not None:
+            write_events(self.path, self._rows)
+            self._rows = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+PROBE_COLUMNS = ("tick", "core", "neuron", "v", "s", "timer", "active")
+
+
+class ProbeWriter:
+    """Probed neuron states, one CSV line per neuron and tick, flushed as they come."""
+
+    def __init__(self, path, neurons):
+        self.path = Path(path)
+        self.neurons = list(neurons)
+        try:
+            self._file = open(self.path, "w", newline="")
+        except OSError as e:
+            raise EventFileError(f"{self.path}: cannot write: {e.strerror or e}") from None
+        self._csv = csv.writer(self._file, lineterminator="\n")
+        self._csv.writerow(PROBE_COLUMNS)
+
+    def add(self, tick: int, core: int, neuron: int, state: dict) -> None:
+        self._csv.writerow([tick, core, neuron, *(int(state[k]) for k in PROBE_COLUMNS[3:])])
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def read_probes(path) -> np.ndarray:
+    """A probe file as an (n, 7) int64 array: tick, core, neuron, v, s, timer, active."""
+    table, _ = _table(path, PROBE_COLUMNS)
+    return table
 
 
 def check_plot_format(path) -> None:
@@ -192,8 +301,14 @@ def check_plot_format(path) -> None:
         raise EventFileError(f"{path}: cannot plot to a .{suffix} file: use .png, .pdf or .svg")
 
 
-def plot_raster(path, events, geometry: Geometry, first_tick: int = 0, ticks: int | None = None):
-    """A raster plot of output events: ticks on x, ``core * neurons + neuron`` on y."""
+def plot_raster(
+    path, events, geometry: Geometry, first_tick: int = 0, ticks: int | None = None, probes=None
+):
+    """A raster plot of output events: ticks on x, ``core * neurons + neuron`` on y.
+
+    ``probes``: a :func:`read_probes` array; each probed neuron's potential v
+    is drawn in a panel below the raster.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -201,7 +316,18 @@ def plot_raster(path, events, geometry: Geometry, first_tick: int = 0, ticks: in
 
     arr = np.array(list(events), dtype=np.int64).reshape(-1, 3)
     n = geometry.neurons
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
+    if probes is not None and len(probes):
+        fig, (ax, pax) = plt.subplots(
+            2, 1, figsize=(8, 7), dpi=120, sharex=True, gridspec_kw={"height_ratios": [3, 2]}
+        )
+        for c, k in sorted({(int(c), int(k)) for c, k in probes[:, 1:3]}):
+            rows = probes[(probes[:, 1] == c) & (probes[:, 2] == k)]
+            pax.step(rows[:, 0], rows[:, 3], where="post", label=f"{c}:{k}", linewidth=1)
+        pax.set_ylabel("potential v")
+        pax.set_xlabel("tick")
+        pax.legend(fontsize="small", ncols=4)
+    else:
+        fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
     ax.scatter(arr[:, 0], arr[:, 1] * n + arr[:, 2], s=4, marker="|", color="black", linewidths=1)
     if ticks is None:
         ticks = int(arr[:, 0].max()) + 1 - first_tick if len(arr) else 1

@@ -11,34 +11,24 @@ from pathlib import Path
 import click
 import numpy as np
 
-from spikeloom.defs import GEOMETRY_FIELDS, Geometry, Model
+from spikeloom.defs import Model
 from spikeloom.network import Network, NetworkError
 
-__all__ = ["import_nir_cmd", "check_cmd", "summary"]
+from .options import (
+    board_option,
+    describe,
+    geometry_mismatch,
+    geometry_options,
+    pop_geometry_fields,
+)
 
+__all__ = ["import_nir_cmd", "check_cmd", "summary", "refit_hint"]
 
-def _optional_geometry_options(f):
-    """Geometry options that default to "not given" (the importer sizes the rest)."""
-    for name in reversed(GEOMETRY_FIELDS):
-        if name == "levels":
-            f = click.option(
-                "--levels",
-                default=None,
-                help="bus-tree branching factors, comma-separated [default: 1]",
-            )(f)
-        else:
-            f = click.option(
-                f"--{name.replace('_', '-')}",
-                name,
-                type=int,
-                default=None,
-                help=(
-                    "[default: the smallest power of two that fits]"
-                    if name in ("neurons", "axons")
-                    else f"[default: {getattr(Geometry(), name)}]"
-                ),
-            )(f)
-    return f
+IMPORT_DEFAULTS = {
+    "levels": "1, or the board's",
+    "neurons": "the smallest power of two that fits, or the board's",
+    "axons": "the smallest power of two that fits, or the board's",
+}
 
 
 def _plural(n: int, word: str) -> str:
@@ -53,8 +43,7 @@ def summary(net: Network, meta: dict | None = None) -> str:
     for key in ("name", "source", "description"):
         if meta and meta.get(key):
             lines.append(f"{key}: {meta[key]}")
-    fields = ", ".join(f"{k} {v}" for k, v in g.as_dict().items() if k != "levels")
-    lines.append(f"geometry: levels {list(g.levels)}, {fields}")
+    lines.append(f"geometry: {describe(g, sep=', ')}")
     lines.append(
         f"cores: {g.cores}, each {n} neurons, {g.axons} axons, {g.rows} x {n} crossbar, "
         f"{g.fanout} routing entries per neuron"
@@ -67,10 +56,13 @@ def summary(net: Network, meta: dict | None = None) -> str:
         f"{int(np.count_nonzero(p['output']))} output-enabled, "
         f"{int(np.count_nonzero(p['learn']))} learning"
     )
-    zero_theta = int(np.count_nonzero(np.asarray(p["threshold"]) == 0))
+    zero = (np.asarray(p["threshold"]) == 0) & (model == Model.LIF)
+    zero_theta = int(np.count_nonzero(zero))
     if zero_theta:
+        paced = int(np.count_nonzero(zero & (np.asarray(p["refractory"]) > 0)))
         lines.append(
-            f"warning: {_plural(zero_theta, 'neuron')} with threshold 0 (LIF: fires on every tick)"
+            f"note: {_plural(zero_theta, 'LIF neuron')} with threshold 0: fires on every tick "
+            f"it is not refractory ({paced} with a refractory period: pacemakers)"
         )
     present = net.count != 0
     inhib = present & (net.sign != 0)
@@ -104,32 +96,55 @@ def summary(net: Network, meta: dict | None = None) -> str:
     required=True,
     help="network file to write (NAME.toml; NAME.npz is written beside it)",
 )
-@click.option("--dt", type=float, default=1e-3, show_default=True, help="seconds per tick")
+@click.option(
+    "--dt",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1e-4,
+    show_default=True,
+    help="seconds per tick (1e-4 is what snnTorch's export assumes)",
+)
+@click.option(
+    "--check-ticks",
+    type=click.IntRange(min=0),
+    default=200,
+    show_default=True,
+    help="compare the network with a float reference of the graph over this many ticks "
+    "of rate-coded input (0: skip)",
+)
 @click.option("--name", default=None, help="network name stored in the file [default: GRAPH's]")
-@_optional_geometry_options
-def import_nir_cmd(graph, out, dt, name, **kw):
+@board_option(help="map onto this board's geometry (spikeloom boards); options below override it")
+@geometry_options(defaults=False, help_default=IMPORT_DEFAULTS)
+def import_nir_cmd(graph, out, dt, check_ticks, name, board, **kw):
     """Import a NIR graph (GRAPH.nir) and write it as a spikeloom network file.
 
-    Geometry fields not given take their defaults; neurons and axons not
-    given are the smallest powers of two that fit the graph (on one core).
+    With --board, the network takes the board's geometry (geometry options
+    override fields of it). Without, geometry fields not given take their
+    defaults; neurons and axons not given are the smallest powers of two
+    that fit the graph (on one core).
     """
+    import dataclasses
+
     from spikeloom.host.netfile import save_network
     from spikeloom.host.nir_import import import_nir
 
-    fields = {k: v for k, v in kw.items() if v is not None}
-    if "levels" in fields:
-        try:
-            fields["levels"] = tuple(int(x) for x in str(fields["levels"]).split(","))
-        except ValueError:
-            raise click.BadParameter(  # noqa: B904 (the message says it all)
-                f"not a list of integers: {fields['levels']!r}", param_hint="--levels"
-            )
+    fields = pop_geometry_fields(kw)
     if out.suffix != ".toml":
         raise click.BadParameter("must end in .toml", param_hint="--out")
     try:
-        net, report = import_nir(graph, None, dt, **fields)
+        if board is not None:
+            try:
+                geometry = dataclasses.replace(board.geometry, **fields)
+            except ValueError as e:
+                raise click.UsageError(str(e)) from None
+            net, report = import_nir(graph, geometry, dt)
+        else:
+            net, report = import_nir(graph, None, dt, **fields)
     except NetworkError as e:
         raise click.ClickException(str(e)) from None
+    if check_ticks:
+        from spikeloom.host.nir_sim import agreement
+
+        report.agreement = agreement(net, report, ticks=check_ticks)
     click.echo(str(report))
 
     mapping = [
@@ -156,7 +171,8 @@ def import_nir_cmd(graph, out, dt, name, **kw):
 
 @click.command("check-network")
 @click.argument("network", type=click.Path(dir_okay=False, path_type=Path))
-def check_cmd(network):
+@board_option(help="also check that the network fits this board's geometry")
+def check_cmd(network, board):
     """Validate a network file (NET.toml + its .npz) and summarise it."""
     from spikeloom.host.netfile import load_network_with_meta
 
@@ -164,5 +180,18 @@ def check_cmd(network):
         net, meta = load_network_with_meta(network)
     except NetworkError as e:
         raise click.ClickException(str(e)) from None
-    click.echo(f"{network}: valid spikeloom network")
+    if board is not None:
+        message = geometry_mismatch(str(network), net.geometry, board, refit_hint(board))
+        if message:
+            raise click.ClickException(message)
+    click.echo(f"{network}: valid spikeloom network" + (f" for {board.name}" if board else ""))
     click.echo(summary(net, meta))
+
+
+def refit_hint(board) -> str:
+    """How to make a network of a board's geometry."""
+    return (
+        f"re-import it with `spikeloom import-nir GRAPH.nir --board {board.name} --out NET.toml`, "
+        f"or build the board for the network's geometry (`spikeloom build --board {board.name} "
+        f"--neurons ...`)"
+    )

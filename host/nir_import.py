@@ -1,7 +1,9 @@
 """Import NIR graphs (https://neuroir.org, ``nir`` on PyPI) as spikeloom networks.
 
-Supported nodes: ``Input``, ``Output``, ``Affine`` (zero bias only),
-``Linear``, ``LIF`` and ``IF``. The whole graph goes onto core 0: every
+Supported nodes: ``Input``, ``Output``, ``Affine`` (a bias becomes the row
+of a neuron firing every tick), ``Linear``, ``Scale`` and ``Flatten`` (folded
+into the weights), ``LIF`` and ``IF``. The default tick is snnTorch's dt =
+1e-4 s. The whole graph goes onto core 0: every
 LIF/IF population becomes a block of spikeloom LIF neurons, every Input a
 block of axons, and every weight node a block of crossbar entries (axon rows
 for a node fed by an Input, recurrent rows for one fed by a population).
@@ -42,7 +44,13 @@ from spikeloom.network import Network, NetworkError
 
 __all__ = ["import_nir", "ImportReport", "LayerReport", "PopulationReport", "NIRImportError"]
 
-SUPPORTED = ("Input", "Output", "Affine", "Linear", "LIF", "IF")
+SUPPORTED = ("Input", "Output", "Affine", "Linear", "Scale", "Flatten", "LIF", "IF")
+#: snnTorch's NIR export writes its time constants for this step (``tau = dt / (1 - beta)``).
+SNNTORCH_DT = 1e-4
+#: Relative tolerance of the check tau >= dt (float32 time constants are not exact).
+DT_RTOL = 1e-6
+#: Name of the bias neuron's pseudo-source in the report.
+BIAS = "(bias)"
 #: Same bound as the network file loader: beyond it a geometry is absurd.
 MAX_ENTRIES = 1 << 26
 
@@ -87,6 +95,23 @@ class LayerReport:
 
 
 @dataclass
+class FloatPopulation:
+    """One population as the graph computes it per tick, in float (for ``nir_sim``).
+
+    ``incoming``: (source, effective weights (in, out)); the source is an
+    Input, a population, or ``BIAS`` (a constant 1).
+    """
+
+    name: str
+    core: int
+    first_neuron: int
+    decay: np.ndarray
+    rest: np.ndarray
+    threshold: np.ndarray
+    incoming: list
+
+
+@dataclass
 class ImportReport:
     """What :func:`import_nir` made of a graph, and what it approximated."""
 
@@ -97,6 +122,14 @@ class ImportReport:
     populations: list[PopulationReport] = field(default_factory=list)
     layers: list[LayerReport] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The neuron that fires every tick to carry the biases on core 0 (None: none there).
+    bias_neuron: int | None = None
+    #: Every core's bias neuron, core -> neuron.
+    bias_neurons: dict = field(default_factory=dict)
+    #: The float reference's verdict (``nir_sim.Agreement``), if it was run.
+    agreement: object = None
+    #: The graph as per-tick float arithmetic (``nir_sim.simulate`` runs it).
+    reference: list = field(default_factory=list, repr=False)
 
     def __str__(self) -> str:
         g = self.geometry
@@ -133,8 +166,16 @@ class ImportReport:
                 f"{y.synapses:>8} {y.pruned:>6} {y.rel_rms:>8.2%} {y.max_abs:>7.3f}"
             )
         lines.append("(rel RMS: quantisation error relative to the weights; max err in counts)")
+        lossy = [y for y in self.layers if y.rel_rms > 0.25 or y.pruned > 0.25 * y.synapses]
+        for y in lossy:
+            lines.append(
+                f"warning: {y.name} loses much in quantisation ({y.rel_rms:.0%} RMS error, "
+                f"{y.pruned} weights pruned to 0): try a larger --count-bits"
+            )
         if self.notes:
             lines += ["", "approximations:"] + [f"  - {n}" for n in self.notes]
+        if self.agreement is not None:
+            lines += ["", str(self.agreement)]
         return "\n".join(lines)
 
 
@@ -190,15 +231,143 @@ def _read_graph(graph_or_path):
         raise NIRImportError(f"{path}: cannot read a NIR graph: {e}") from None
 
 
+def _fold(nodes: dict, edges: list) -> tuple[dict, list]:
+    """Remove ``Flatten`` nodes (spliced out) and ``Scale`` nodes (folded into a weight node).
+
+    A Scale fed by a weight node scales its rows (and bias); one feeding a
+    weight node scales its columns. Returns new nodes and edges.
+    """
+    nodes, edges = dict(nodes), list(edges)
+
+    def splice(name):
+        ins = [a for a, b in edges if b == name]
+        outs = [b for a, b in edges if a == name]
+        if len(ins) != 1:
+            raise NIRImportError(
+                f"NIR node {name!r} ({_kind(nodes[name])}) has {len(ins)} inputs; expected one"
+            )
+        edges[:] = [(a, b) for a, b in edges if name not in (a, b)] + [(ins[0], o) for o in outs]
+        del nodes[name]
+        return ins[0], outs
+
+    def weighted(node, rows=None, cols=None):
+        w = np.asarray(node.weight, dtype=np.float64)
+        w = w * (1 if rows is None else rows[:, None]) * (1 if cols is None else cols[None, :])
+        if isinstance(node, nir.Affine):
+            b = np.asarray(node.bias, dtype=np.float64) * (1 if rows is None else rows)
+            return nir.Affine(weight=w, bias=b)
+        return nir.Linear(weight=w)
+
+    for name in sorted(n for n in nodes if isinstance(nodes[n], nir.Flatten)):
+        splice(name)
+    for name in sorted(n for n in nodes if isinstance(nodes[n], nir.Scale)):
+        factor = np.asarray(nodes[name].scale, dtype=np.float64).ravel()
+        src, outs = splice(name)
+        weights = (nir.Affine, nir.Linear)
+        if isinstance(nodes[src], weights) and len(outs) >= 1:
+            rows = np.broadcast_to(factor, (np.shape(nodes[src].weight)[0],))
+            nodes[src] = weighted(nodes[src], rows=rows)
+        elif outs and all(isinstance(nodes[o], weights) for o in outs):
+            for o in outs:
+                cols = np.broadcast_to(factor, (np.shape(nodes[o].weight)[1],))
+                nodes[o] = weighted(nodes[o], cols=cols)
+        else:
+            raise NIRImportError(
+                f"NIR node {name!r} (Scale) must follow or precede an Affine or Linear node, "
+                f"into which it is folded"
+            )
+    return nodes, edges
+
+
+@dataclass
+class _Placement:
+    core: dict  #: population -> core
+    first: dict  #: population -> its first neuron on that core
+    axon: dict  #: (Input or population, core) -> its first axon on that core
+    bias: dict  #: core -> bias neuron
+
+
+def _place(g: Geometry, inputs, in_size, pops, pop_size, sources, n_neurons, n_axons):
+    """Populations onto cores (core 0 while it holds them all, else in order, greedily).
+
+    A core's axons go to the Inputs and the other cores' populations that
+    feed it; a population feeding k other cores needs k <= fanout routing
+    entries per neuron. Refusals name the sizes and the core.
+    """
+    one_core = n_neurons <= g.neurons and n_axons <= g.axons
+    if one_core or g.cores == 1:
+        if not one_core:
+            raise NIRImportError(
+                f"the graph needs {n_neurons} neurons and {n_axons} axons (inputs) on one "
+                f"core, but this geometry has N = {g.neurons} neurons and A = {g.axons} axons "
+                f"per core (and one core: give --levels, or --board, for more)"
+            )
+        core = dict.fromkeys(pops, 0)
+    else:
+        core, used, biased = {}, {}, set()
+        c = 0
+        for p in pops:
+            need = pop_size[p] + int(BIAS in sources[p] and c not in biased)
+            while c < g.cores and used.get(c, 0) + need > g.neurons:
+                c += 1
+                need = pop_size[p] + int(BIAS in sources[p])
+            if c == g.cores or pop_size[p] + int(BIAS in sources[p]) > g.neurons:
+                raise NIRImportError(
+                    f"population {p!r} ({pop_size[p]} neurons) does not fit: the graph needs "
+                    f"{n_neurons} neurons, the geometry has {g.cores} cores of {g.neurons} "
+                    f"(a population is not split over cores)"
+                )
+            core[p] = c
+            used[c] = used.get(c, 0) + need
+            if BIAS in sources[p]:
+                biased.add(c)
+    first, bias, nxt = {}, {}, {}
+    for p in pops:
+        first[p] = nxt.get(core[p], 0)
+        nxt[core[p]] = first[p] + pop_size[p]
+    for p in pops:
+        if BIAS in sources[p] and core[p] not in bias:
+            bias[core[p]] = None
+    for c in bias:
+        bias[c] = nxt.get(c, 0)
+        nxt[c] = bias[c] + 1
+    axon, top = {}, {}
+    for n in inputs:  # every Input on core 0 with one core, else where it is used
+        cores = [0] if one_core else sorted({core[p] for p in pops if n in sources[p]})
+        for c in cores:
+            axon[n, c] = top.get(c, 0)
+            top[c] = axon[n, c] + in_size[n]
+    for p in pops:
+        for src in sources[p]:
+            if src in pop_size and core[src] != core[p] and (src, core[p]) not in axon:
+                axon[src, core[p]] = top.get(core[p], 0)
+                top[core[p]] = axon[src, core[p]] + pop_size[src]
+    for c, n in top.items():
+        if n > g.axons:
+            raise NIRImportError(
+                f"core {c} needs {n} axons for its inputs and the populations of other cores "
+                f"feeding it, but the geometry has A = {g.axons}"
+            )
+    for p in pops:
+        targets = {c for (s, c) in axon if s == p}
+        if len(targets) > g.fanout:
+            raise NIRImportError(
+                f"population {p!r} feeds {len(targets)} other cores, but a neuron has "
+                f"fanout = {g.fanout} routing entries"
+            )
+    return _Placement(core, first, axon, bias)
+
+
 def import_nir(
-    graph_or_path, geometry: Geometry | None = None, dt: float = 1e-3, **geometry_fields
+    graph_or_path, geometry: Geometry | None = None, dt: float = SNNTORCH_DT, **geometry_fields
 ) -> tuple[Network, ImportReport]:
     """Map a NIR graph (a ``nir.NIRGraph`` or a ``.nir`` file) onto core 0.
 
     ``geometry``: the chip to map onto; if None, the smallest power-of-two
     single-core geometry that fits, with any ``geometry_fields`` given
     (e.g. ``count_bits=5``; ``neurons``/``axons`` given are used as they
-    are) and the other fields at their defaults. ``dt``: seconds per tick.
+    are) and the other fields at their defaults. ``dt``: seconds per tick
+    (default 1e-4 s, the step snnTorch's export assumes).
 
     Returns the validated network and an :class:`ImportReport`. Raises
     :class:`NIRImportError` (a :class:`NetworkError`) for an unsupported
@@ -215,6 +384,13 @@ def import_nir(
 
     graph, source_name = _read_graph(graph_or_path)
     nodes, edges = dict(graph.nodes), [(str(a), str(b)) for a, b in graph.edges]
+    for a, b in edges:
+        for end in (a, b):
+            if end not in nodes:
+                raise NIRImportError(f"NIR edge {a!r} -> {b!r}: no node {end!r}")
+    kinds = {_kind(n) for n in nodes.values()}
+    if not kinds - set(SUPPORTED):
+        nodes, edges = _fold(nodes, edges)
 
     # -- which nodes, and how they are connected ---------------------------------
     for name in sorted(nodes):
@@ -271,12 +447,8 @@ def import_nir(
                 raise NIRImportError(f"NIR node {what(name)}: weight is not finite")
             if isinstance(node, nir.Affine):
                 b = np.asarray(node.bias, dtype=np.float64)
-                if b.size and np.any(b != 0):
-                    raise NIRImportError(
-                        f"NIR node {what(name)}: non-zero bias (max |b| = "
-                        f"{float(np.max(np.abs(b))):g}) cannot be represented: spikeloom "
-                        f"neurons have no bias current (use Linear, or a zero bias)"
-                    )
+                if not np.all(np.isfinite(b)):
+                    raise NIRImportError(f"NIR node {what(name)}: bias is not finite")
         elif is_pop(name):
             for p in preds[name]:
                 if not is_weight(p):
@@ -331,6 +503,18 @@ def import_nir(
     pop_size = {n: int(np.size(nodes[n].v_threshold)) for n in pops}
     n_axons, n_neurons = sum(in_size.values()), sum(pop_size.values())
 
+    def bias_of(wname) -> np.ndarray | None:
+        node = nodes[wname]
+        if isinstance(node, nir.Affine):
+            b = np.asarray(node.bias, dtype=np.float64)
+            if b.size and np.any(b != 0):
+                return np.broadcast_to(b, (np.shape(node.weight)[0],))
+        return None
+
+    # Biases: one neuron that fires every tick (threshold 0), its row the biases.
+    has_bias = any(bias_of(w) is not None for w in nodes if is_weight(w))
+    n_neurons += int(has_bias)  # on one core; with several, one per core that needs it
+
     if geometry is None:
         fields = dict(geometry_fields)
         fields.setdefault("levels", (1,))
@@ -347,31 +531,30 @@ def import_nir(
         except ValueError as e:
             raise NIRImportError(f"geometry: {e}") from None
     g = geometry
-    if n_neurons > g.neurons or n_axons > g.axons:
-        raise NIRImportError(
-            f"the graph needs {n_neurons} neurons and {n_axons} axons (inputs) on one core, "
-            f"but this geometry has N = {g.neurons} neurons and A = {g.axons} axons per core "
-            f"(the NIR import places the whole graph on core 0)"
-        )
-
     report = ImportReport(geometry=g, dt=dt, source=source_name)
-    first_axon, first_neuron = {}, {}
-    a = 0
-    for n in inputs:
-        first_axon[n] = a
-        report.inputs.append(InputReport(n, 0, a, in_size[n]))
-        a += in_size[n]
-    k = 0
-    for n in pops:
-        first_neuron[n] = k
-        k += pop_size[n]
+    biased = {p for p in pops if any(bias_of(w) is not None for w in preds[p])}
+    sources = {
+        p: sorted({preds[w][0] for w in preds[p]} | ({BIAS} if p in biased else set()))
+        for p in pops
+    }
+    place = _place(g, inputs, in_size, pops, pop_size, sources, n_neurons, n_axons)
+    report.bias_neurons = dict(place.bias)
+    report.bias_neuron = place.bias.get(0)
+    for (n, core), base in sorted(place.axon.items(), key=lambda kv: (kv[0][1], kv[1])):
+        if n in in_size:
+            report.inputs.append(InputReport(n, core, base, in_size[n]))
+    first_neuron = place.first
 
-    def rows_of(src: str) -> np.ndarray:
-        if src in first_axon:
-            return g.neurons + first_axon[src] + np.arange(in_size[src])
+    def rows_of(src: str, core: int) -> np.ndarray:
+        if src == BIAS:
+            return np.array([place.bias[core]])
+        if (src, core) in place.axon:
+            return g.neurons + place.axon[src, core] + np.arange(size_of(src))
         return first_neuron[src] + np.arange(pop_size[src])
 
     def size_of(src: str) -> int:
+        if src == BIAS:
+            return 1
         return in_size[src] if src in in_size else pop_size[src]
 
     net = Network.empty(g)
@@ -379,19 +562,30 @@ def import_nir(
     # they never fire (a zero threshold would fire on every tick).
     net.params["threshold"][:] = g.v_max
     lif_leak_zero = 0
+    for (src, core), base in place.axon.items():
+        if src in pop_size:  # a population feeding another core: routes to its axons
+            for i in range(pop_size[src]):
+                n = first_neuron[src] + i
+                f = int(np.count_nonzero(net.route_valid[place.core[src], n]))
+                net.route_valid[place.core[src], n, f] = 1
+                net.route_core[place.core[src], n, f] = core
+                net.route_axon[place.core[src], n, f] = base + i
     for p in pops:
         node = nodes[p]
+        c = place.core[p]
         cols = first_neuron[p] + np.arange(pop_size[p])
         if isinstance(node, nir.LIF):
             par = _params(p, node, ("tau", "r", "v_leak", "v_threshold", "v_reset"))
             if np.any(par["tau"] <= 0):
                 raise NIRImportError(f"NIR node {what(p)}: tau must be positive")
             decay = dt / par["tau"]  # Euler: the fraction of (v - v_leak) lost per tick
-            if np.any(decay > 1):
+            if np.any(decay > 1 + DT_RTOL):
                 raise NIRImportError(
                     f"NIR node {what(p)}: tau = {float(par['tau'].min()):g} s is shorter than "
-                    f"the tick dt = {dt:g} s; choose a smaller --dt"
+                    f"the tick dt = {dt:g} s; choose a smaller --dt (snnTorch exports for "
+                    f"dt = {SNNTORCH_DT:g} s)"
                 )
+            decay = np.minimum(decay, 1.0)
             rest = par["v_leak"]
             gain = par["r"] * decay
         else:
@@ -423,6 +617,9 @@ def import_nir(
                     f"({pop_size[p]}, {size_of(src)}))"
                 )
             incoming.append((wname, src, w.T * gain[None, :]))
+        biases = [b for b in map(bias_of, sorted(preds[p])) if b is not None]
+        if biases:
+            incoming.append((f"{p}{BIAS}", BIAS, (np.sum(biases, axis=0) * gain)[None, :]))
         peak = max((float(np.max(np.abs(e))) for _, _, e in incoming if e.size), default=0.0)
         if peak > 0:
             scale = peak / g.max_count
@@ -460,13 +657,13 @@ def import_nir(
             q = np.where(sign == 1, -count, count)
             err = q - x
             norm = float(np.sqrt(np.sum(x * x)))
-            rows = rows_of(src)
-            net.count[0][np.ix_(rows, cols)] = count
-            net.sign[0][np.ix_(rows, cols)] = sign
+            rows = rows_of(src, c)
+            net.count[c][np.ix_(rows, cols)] = count
+            net.sign[c][np.ix_(rows, cols)] = sign
             report.layers.append(
                 LayerReport(
                     name=wname,
-                    kind=_kind(nodes[wname]),
+                    kind="bias" if src == BIAS else _kind(nodes[wname]),
                     source=src,
                     target=p,
                     shape=(pop_size[p], size_of(src)),
@@ -478,16 +675,27 @@ def import_nir(
                 )
             )
 
+        report.reference.append(
+            FloatPopulation(
+                name=p,
+                core=c,
+                first_neuron=int(first_neuron[p]),
+                decay=np.asarray(decay, dtype=np.float64),
+                rest=np.asarray(rest, dtype=np.float64),
+                threshold=np.asarray(par["v_threshold"], dtype=np.float64),
+                incoming=[(src, eff) for _, src, eff in incoming],
+            )
+        )
         out = any(isinstance(nodes[s], nir.Output) for s in succs[p])
-        net.params["model"][0, cols] = 0  # LIF
-        net.params["threshold"][0, cols] = theta
-        net.params["leak"][0, cols] = leak
-        net.params["output"][0, cols] = int(out)
+        net.params["model"][c, cols] = 0  # LIF
+        net.params["threshold"][c, cols] = theta
+        net.params["leak"][c, cols] = leak
+        net.params["output"][c, cols] = int(out)
         report.populations.append(
             PopulationReport(
                 name=p,
                 kind=_kind(node),
-                core=0,
+                core=c,
                 first_neuron=int(first_neuron[p]),
                 size=pop_size[p],
                 scale=scale,
@@ -497,6 +705,22 @@ def import_nir(
             )
         )
 
+    for core, n in place.bias.items():
+        net.params["threshold"][core, n] = 0  # fires on every tick, from tick 0
+    if place.bias:
+        where = ", ".join(f"core {c} neuron {n}" for c, n in sorted(place.bias.items()))
+        report.notes.append(
+            f"biases: a bias neuron ({where}) fires on every tick (threshold 0); its recurrent "
+            f"row carries each Affine bias b as a weight b * r * dt / tau (LIF), quantised "
+            f"like the weights, so the bias acts from tick 1 on (not on tick 0)"
+        )
+    if g.cores > 1 and len(set(place.core.values()) | {i.core for i in report.inputs}) > 1:
+        report.notes.append(
+            "several cores: a population feeding another core reaches it through its "
+            "routing entries (one per destination core) and axons there, one tick later, "
+            "like a recurrent row; an Input feeding populations on several cores has axons "
+            "on each, and the host sends its events to each"
+        )
     if any(isinstance(nodes[p], nir.LIF) for p in pops):
         report.notes.append(
             "LIF leak: the exponential decay (v - v_leak) * dt / tau per tick is replaced "

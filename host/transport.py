@@ -23,6 +23,7 @@ import socket
 import time
 
 from spikeloom import protocol as P
+from spikeloom.boards import TARGETS
 from spikeloom.defs import Geometry
 
 from .board import BoardError
@@ -39,6 +40,7 @@ __all__ = [
     "BridgeServer",
     "launch_bridge",
     "open_transport",
+    "default_baud",
 ]
 
 #: The geometry of the ``golden`` and ``sim`` devices unless told otherwise:
@@ -59,6 +61,14 @@ SIM_GEOMETRY = Geometry(
 SIM_LINK = P.LinkConfig(clocks_per_bit=4, timeout_bits=256)
 
 
+def default_baud(board=None) -> int:
+    """A board target's baud rate; without one, the lowest rate of the board table
+    (``spikeloom.boards.TARGETS``; today every board runs at the same rate)."""
+    if board is not None:
+        return board.baud
+    return min(t.baud for t in TARGETS.values())
+
+
 class Transport(abc.ABC):
     """A byte pipe to a device (an interface). Subclasses set the attributes below."""
 
@@ -70,6 +80,8 @@ class Transport(abc.ABC):
     seconds_per_clock: float | None = None
     #: The response timeout a :class:`~spikeloom.host.board.Board` uses unless told.
     default_timeout = 1.0
+    #: Least wall seconds per tick of ``run_ticks``, where the line does not bound it.
+    tick_seconds = 0.0
 
     @abc.abstractmethod
     def write(self, data: bytes) -> None:
@@ -106,13 +118,31 @@ def _reason(e: Exception) -> str:
     return text
 
 
+def _check_url(port: str) -> None:
+    """Refuse a malformed ``socket://HOST:PORT`` by name (pyserial's message says little)."""
+    if not port.lower().startswith("socket://"):
+        return
+    rest = port[len("socket://") :].split("?", 1)[0]
+    host, sep, number = rest.rpartition(":")
+    if not sep or not host:
+        raise BoardError(f"cannot open {port}: expected socket://HOST:PORT")
+    if not number.isdigit() or not 0 < int(number) < 65536:
+        raise BoardError(f"cannot open {port}: port {number!r} is not a number 1..65535")
+
+
+#: What a :class:`LineServer` busy with another client sends a new one, then hangs up.
+BUSY = b"\x00spikeloom serve: busy with another client\n"
+
+
 class SerialTransport(Transport):
     """A serial port or pyserial URL (``/dev/ttyUSB1``, ``socket://host:port``)."""
 
-    def __init__(self, port: str, baud: int = 115200, write_timeout: float = 5.0):
+    def __init__(self, port: str, baud: int | None = None, write_timeout: float = 5.0):
         import serial
 
+        baud = baud or default_baud()
         self.description = port
+        _check_url(port)
         # For a socket this is only a guess of the far end's line rate; it
         # just lengthens timeouts of long transfers.
         self.baud = baud
@@ -122,8 +152,10 @@ class SerialTransport(Transport):
             self.port = serial.serial_for_url(
                 port, baudrate=baud, timeout=0, write_timeout=write_timeout
             )
-        except (serial.SerialException, OSError, ValueError) as e:
+        except (serial.SerialException, OSError, ValueError, OverflowError) as e:
             raise BoardError(f"cannot open {port}: {_reason(e)}") from None
+        self._busy = False
+        self._fresh_line = True  # nothing received yet (a busy server says so first)
         try:
             self._fd = self.port.fileno()
         except Exception:  # some URL handlers (loop://) have no file descriptor
@@ -146,15 +178,29 @@ class SerialTransport(Transport):
 
         try:
             data = self.port.read(1 << 16)
-            if data or timeout <= 0:
-                return data
-            if self._fd is not None:
-                select.select([self._fd], [], [], timeout)
-            else:
-                time.sleep(min(timeout, 0.01))
-            return self.port.read(1 << 16)
+            if not data and timeout > 0:
+                if self._fd is not None:
+                    select.select([self._fd], [], [], timeout)
+                else:
+                    time.sleep(min(timeout, 0.01))
+                data = self.port.read(1 << 16)
         except (serial.SerialException, OSError) as e:
+            if self._busy:
+                raise self._busy_error() from None
             raise BoardError(f"lost {self.description}: {_reason(e)}") from None
+        if data and self._fresh_line:
+            # A frame starts with FLAG; a busy server's first byte is 0.
+            self._fresh_line = False
+            self._busy = data.startswith(BUSY[:10])
+            if self._busy:
+                raise self._busy_error()
+        return data
+
+    def _busy_error(self) -> BoardError:
+        return BoardError(
+            f"{self.description} is busy: its spikeloom serve is serving another client "
+            f"(it serves one at a time; try again when that one is done)"
+        )
 
     def close(self) -> None:
         sock = getattr(self.port, "_socket", None)
@@ -176,6 +222,7 @@ class GoldenTransport(Transport):
     """The golden model of the device (``LinkModel``) in-process; answers at once."""
 
     description = "the golden model"
+    tick_seconds = 1e-4  # some 0.4 ms on a 2-core machine of 2026
 
     def __init__(self, geometry: Geometry = SIM_GEOMETRY, link: P.LinkConfig | None = None):
         from spikeloom.sim.uart import LinkModel
@@ -198,10 +245,13 @@ class GoldenTransport(Transport):
         return data
 
 
-def launch_bridge(geometry: Geometry, link: P.LinkConfig | None = None, simulator=None):
+def launch_bridge(
+    geometry: Geometry, link: P.LinkConfig | None = None, simulator=None, progress=None
+):
     """Start the RTL in a simulator behind a socket (``spikeloom.sim.bridge.launch``).
 
     Returns the bridge's server (``.url``, ``.close()``); failures are BoardErrors.
+    ``progress(text)`` hears of a first build of the geometry (minutes) as it goes.
     """
     try:
         from spikeloom.sim import bridge
@@ -210,7 +260,7 @@ def launch_bridge(geometry: Geometry, link: P.LinkConfig | None = None, simulato
             f"the RTL simulation bridge is not available ({e}): use --port golden"
         ) from None
     try:
-        return bridge.launch(geometry, link or SIM_LINK, simulator)
+        return bridge.launch(geometry, link or SIM_LINK, simulator, progress=progress)
     except Exception as e:  # a missing simulator, a failed build: say what and why
         raise BoardError(f"cannot start the RTL simulation: {e}") from e
 
@@ -227,8 +277,9 @@ class SimTransport(Transport):
         geometry: Geometry = SIM_GEOMETRY,
         link: P.LinkConfig | None = None,
         simulator: str | None = None,
+        progress=None,
     ):
-        self.server = launch_bridge(geometry, link, simulator)
+        self.server = launch_bridge(geometry, link, simulator, progress)
         try:
             self.serial = SerialTransport(self.server.url)
         except BoardError:
@@ -258,12 +309,15 @@ class LineServer(abc.ABC):
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 7777):
+        if not 0 <= port < 65536:
+            raise BoardError(f"cannot listen on {host}:{port}: port {port} is not 0..65535")
         try:
             self.sock = socket.create_server((host, port))
-        except OSError as e:
+        except (OSError, OverflowError) as e:
             raise BoardError(f"cannot listen on {host}:{port}: {_reason(e)}") from None
         self.url = f"socket://{host}:{self.sock.getsockname()[1]}"
         self._closed = False
+        self._refused: list = []  # (connection, when) told "busy", closed a little later
 
     def serve_forever(self) -> None:
         """Serve clients until :meth:`close` (from another thread) or Ctrl-C."""
@@ -285,6 +339,37 @@ class LineServer(abc.ABC):
     def closed(self) -> bool:
         return self._closed
 
+    def _refuse_waiting(self, conn: socket.socket, ready: list) -> None:
+        """Tell clients that connect while ``conn`` is served that the server is busy.
+
+        Only if ``conn`` has nothing to read (it may have just hung up). Each
+        is told again every loop for a few seconds, then hung up on: a client
+        opening its port discards what arrived before (pyserial), and drops
+        data that arrive with the hang-up.
+        """
+        if self.sock in ready:
+            ready.remove(self.sock)
+        while not ready and select.select([self.sock], [], [], 0)[0]:
+            if select.select([conn], [], [], 0)[0]:
+                break
+            try:
+                new, _ = self.sock.accept()
+            except OSError:
+                break
+            self._refused.append((new, time.monotonic()))
+        now = time.monotonic()
+        keep = []
+        for other, since in self._refused:
+            try:
+                other.sendall(BUSY)
+                if now - since < 5:
+                    keep.append((other, since))
+                    continue
+            except OSError:
+                pass
+            other.close()
+        self._refused = keep
+
     def _between_clients(self) -> None:  # noqa: B027 (an optional hook)
         """Called after a client hangs up, before the next is accepted."""
 
@@ -295,6 +380,8 @@ class LineServer(abc.ABC):
     def close(self) -> None:
         self._closed = True
         self.sock.close()
+        for conn, _ in self._refused:
+            conn.close()
 
 
 def _recv(conn: socket.socket) -> bytes:
@@ -317,11 +404,16 @@ class GoldenServer(LineServer):
         self.idle = idle
 
     def _serve(self, conn: socket.socket) -> None:
+        last = time.monotonic()
         while not self._closed:
-            ready, _, _ = select.select([conn], [], [], self.idle)
+            ready, _, _ = select.select([conn, self.sock], [], [], min(self.idle, 0.3))
+            self._refuse_waiting(conn, ready)
             if not ready:
-                self.model.idle()
+                if time.monotonic() - last >= self.idle:
+                    self.model.idle()
+                    last = time.monotonic()
                 continue
+            last = time.monotonic()
             data = _recv(conn)
             if not data:  # the client went away
                 self.model.idle()
@@ -368,7 +460,8 @@ class BridgeServer(LineServer):
 
     def _serve(self, conn: socket.socket) -> None:
         while not self._closed:
-            ready, _, _ = select.select([conn, self.upstream], [], [], 0.5)
+            ready, _, _ = select.select([conn, self.upstream, self.sock], [], [], 0.3)
+            self._refuse_waiting(conn, ready)
             if self.upstream in ready:
                 data = _recv(self.upstream)
                 if not data:
@@ -392,12 +485,13 @@ class BridgeServer(LineServer):
 
 
 def open_transport(
-    port: str, geometry: Geometry | None = None, baud: int = 115200, link=None
+    port: str, geometry: Geometry | None = None, baud: int | None = None, link=None, progress=None
 ) -> Transport:
     """``"golden"``, ``"sim"`` (a fresh device of ``geometry``, default
-    :data:`SIM_GEOMETRY`), or a serial port / pyserial URL."""
+    :data:`SIM_GEOMETRY`), or a serial port / pyserial URL (at ``baud``,
+    default :func:`default_baud`). ``progress(text)``: news of a simulator build."""
     if port == "golden":
         return GoldenTransport(geometry or SIM_GEOMETRY, link or SIM_LINK)
     if port == "sim":
-        return SimTransport(geometry or SIM_GEOMETRY, link or SIM_LINK)
+        return SimTransport(geometry or SIM_GEOMETRY, link or SIM_LINK, progress=progress)
     return SerialTransport(port, baud)

@@ -144,20 +144,66 @@ class SimServer:
         self.close()
 
 
+#: Build-time estimate when none has been measured on this machine (seconds).
+DEFAULT_BUILD_SECONDS = 180.0
+
+
+def _timings() -> Path:
+    return cache_root() / "build-seconds.json"
+
+
+def build_estimate() -> float:
+    """Seconds a new build takes here: the mean of the last builds measured, or a default."""
+    try:
+        times = json.loads(_timings().read_text())
+        return sum(times) / len(times) if times else DEFAULT_BUILD_SECONDS
+    except (OSError, ValueError, TypeError, ZeroDivisionError):
+        return DEFAULT_BUILD_SECONDS
+
+
+def _record_build(seconds: float) -> None:
+    try:
+        times = json.loads(_timings().read_text())[-4:]
+    except (OSError, ValueError):
+        times = []
+    try:
+        _timings().parent.mkdir(parents=True, exist_ok=True)
+        _timings().write_text(json.dumps([*times, round(seconds, 1)]))
+    except OSError:
+        pass
+
+
+def is_built(geometry: Geometry, link: LinkConfig, simulator: str) -> bool:
+    """Whether ``System(geometry, link)`` is in the build cache already."""
+    key = _key(geometry, link, simulator)
+    return (cache_root() / f"{simulator}-{key}" / "built").exists()
+
+
 def launch(
     geometry: Geometry,
     link: LinkConfig | None = None,
     simulator: str | None = None,
     startup_timeout: float = 900.0,
+    progress=None,
 ) -> SimServer:
     """Start the RTL of ``geometry`` behind a socket; returns when it listens.
 
-    The first launch of a design builds it (Verilator: about 30 s for a
-    small chip); later ones start in about a second. Raises RuntimeError
-    with the simulator's log if it fails to start.
+    The first launch of a design builds it (Verilator: 2 to 5 minutes on a
+    loaded 2-core machine); later ones start in a few seconds. ``progress``,
+    if given, is called with a short text when a build starts, every 15 s
+    while it runs and when it is done. Raises RuntimeError with the
+    simulator's log if it fails to start.
     """
     link = link or LinkConfig(clocks_per_bit=4, timeout_bits=256)
     simulator = simulator or default_simulator()
+    say = progress or (lambda text: None)
+    building = not is_built(geometry, link, simulator)
+    if building:
+        say(
+            f"building the simulator for this geometry (first time, about "
+            f"{build_estimate():.0f} s; {simulator}, cached in {cache_root()})"
+        )
+    start = told = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="spikeloom-sim-"))
     portfile = workdir / "port"
     log = workdir / "sim.log"
@@ -184,7 +230,15 @@ def launch(
         if time.monotonic() > deadline:
             proc.kill()
             raise RuntimeError(f"the {simulator} simulation did not start in {startup_timeout} s")
+        if building and time.monotonic() - told >= 15:
+            told = time.monotonic()
+            say(f"building the simulator: {told - start:.0f} s so far")
         time.sleep(0.02)
+    if building:
+        _record_build(time.monotonic() - start)
+        say(
+            f"built the simulator in {time.monotonic() - start:.0f} s (next time it starts at once)"
+        )
     port = int(portfile.read_text())
     return SimServer(proc, f"socket://127.0.0.1:{port}", workdir, log)
 
