@@ -43,6 +43,8 @@ parameters, neuron state) of :class:`~spikeloom.defs.Region` per clock while
 is high (the clock after ``cfg_re``).
 """
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
@@ -112,6 +114,9 @@ class Core(wiring.Component):
     learning_cls = LearningUnit
     #: The configuration regions this block serves (others read as 0).
     regions = CORE_REGIONS
+    #: Crossbar as one memory per lane (True), one wide memory (False), or
+    #: chosen by the platform (None: per lane on every FPGA but the iCE40).
+    per_lane_crossbar = None
 
     def __init__(self, geometry: Geometry, core_id: int = 0):
         if not isinstance(geometry, Geometry):
@@ -144,9 +149,6 @@ class Core(wiring.Component):
         lane_bits = (lanes - 1).bit_length()
 
         # -- memories --------------------------------------------------------
-        m.submodules.xbar = xbar = Memory(
-            shape=data.ArrayLayout(g.entry_layout, lanes), depth=g.rows * groups, init=[]
-        )
         # One word per neuron (as tinyODIN stores them): N deep, not lanes wide.
         m.submodules.params = params = Memory(shape=g.params_layout, depth=g.neurons, init=[])
         m.submodules.state = state = Memory(shape=g.state_layout, depth=g.neurons, init=[])
@@ -158,7 +160,7 @@ class Core(wiring.Component):
         m.submodules.axon_list = axon_list = Memory(
             shape=unsigned(max(1, g.axon_bits)), depth=2 * g.axons, init=[]
         )
-        xbar_rd, xbar_wr = xbar.read_port(), xbar.write_port(granularity=1)
+        xbar_rd, xbar_wr = self._crossbar(m, platform)
         par_rd, par_wr = params.read_port(), params.write_port()
         st_rd, st_wr = state.read_port(), state.write_port()
         rec_rd, rec_wr = rec_list.read_port(), rec_list.write_port()
@@ -423,6 +425,46 @@ class Core(wiring.Component):
         with m.If(~idle):
             m.d.sync += cycles.eq(cycles + 1)
         return m
+
+    def _crossbar(self, m, platform):
+        """The crossbar memory's read and write ports (``addr``, ``data``, ``en``).
+
+        One memory of ``lanes``-entry words, with a write enable per entry
+        (the iCE40 maps it to SPRAM, whose nibble enables fit 4-bit entries),
+        or, on other FPGAs, one memory per lane, so that any entry width maps
+        to block RAM without sub-byte write enables. The same words either way.
+        """
+        g = self.geometry
+        word = data.ArrayLayout(g.entry_layout, g.lanes)
+        depth = g.rows * g.groups
+        per_lane = self.per_lane_crossbar
+        if per_lane is None:
+            per_lane = platform is not None and getattr(platform, "family", None) != "ice40"
+        if not per_lane:
+            m.submodules.xbar = xbar = Memory(shape=word, depth=depth, init=[])
+            return xbar.read_port(), xbar.write_port(granularity=1)
+        rd = SimpleNamespace(
+            addr=Signal(range(depth), name="xbar_raddr"),
+            en=Signal(name="xbar_ren"),
+            data=Signal(word, name="xbar_rdata"),
+        )
+        wr = SimpleNamespace(
+            addr=Signal(range(depth), name="xbar_waddr"),
+            en=Signal(g.lanes, name="xbar_wen"),
+            data=Signal(word, name="xbar_wdata"),
+        )
+        for i in range(g.lanes):
+            mem = m.submodules[f"xbar_lane{i}"] = Memory(shape=g.entry_layout, depth=depth, init=[])
+            r, w = mem.read_port(), mem.write_port()
+            m.d.comb += [
+                r.addr.eq(rd.addr),
+                r.en.eq(rd.en),
+                rd.data[i].eq(r.data),
+                w.addr.eq(wr.addr),
+                w.en.eq(wr.en[i]),
+                w.data.eq(wr.data[i]),
+            ]
+        return rd, wr
 
     def _config(self, m, ticking, xbar_rd, xbar_wr, par_rd, par_wr, st_rd, st_wr, nu, adv):
         """The configuration port's read data and writes (addresses: elaborate)."""

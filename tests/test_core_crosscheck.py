@@ -15,6 +15,7 @@ import os
 import pytest
 
 from spikeloom.defs import Geometry
+from spikeloom.hdl.core import Core
 
 from conftest import SIMULATORS
 from harness import CoreHarness
@@ -74,3 +75,16 @@ def test_core_matches_golden(design, simulator, gname, seed, cores, ticks, throt
     # The random cores must exercise the design: spikes and output events.
     assert verdict["spikes"] > cores * ticks // 10, verdict
     assert verdict["events"] > 0, verdict
+
+
+class PerLaneCore(Core):
+    """The crossbar as one memory per lane, as it is built for the ECP5 and Gowin."""
+
+    per_lane_crossbar = True
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_per_lane_crossbar_matches_golden(design, simulator):
+    verdict = run_job(design, simulator, "n16a64", 2500, 30, 100, 1, "perlane", PerLaneCore)
+    assert verdict["ok"], verdict["message"]
+    assert verdict["cores"] == 30 and verdict["spikes"] > 0 and verdict["events"] > 0
