@@ -217,6 +217,9 @@ def build(
     except Exception as e:  # elaboration errors carry Amaranth's own message
         raise BuildError(f"elaborating the design for {target.name} failed: {e}") from e
     plan.extract(out)
+    # A previous build's outputs would pass for this one's (stages, report).
+    for stale in (f"{NAME}.tim", f"{NAME}{target.bitstream_suffix}", f"{NAME}.report.json"):
+        (out / stale).unlink(missing_ok=True)
 
     say(f"elaborated in {time.monotonic() - t0:.0f} s; synthesis (yosys)")
     log_path = out / "build.log"
