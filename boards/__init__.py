@@ -85,7 +85,8 @@ TARGETS: dict[str, Target] = {
             baud=1_000_000,
             event_fifo=64,
             programmers=(("iceprog", ()), ("openFPGALoader", ("-b", "ice40_generic"))),
-            synth_opts=("-spram",),
+            # -spram: crossbars to SPRAM; -dsp: learning multipliers to SB_MAC16.
+            synth_opts=("-spram", "-dsp"),
             # SPRAM has no initial contents, so the crossbar gives up its
             # all-zero init (``load`` writes every entry) and asks for SPRAM.
             script_after_read=(

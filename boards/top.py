@@ -35,5 +35,6 @@ class BoardTop(Elaboratable):
         uart = platform.request("uart", 0)
         m.d.comb += [system.rx.eq(uart.rx.i), uart.tx.o.eq(system.tx)]
         if ("led", 0) in platform.resources:
-            m.d.comb += platform.request("led", 0).o.eq(system.active)
+            # Registered: the LED pin is far from everything that drives `active`.
+            m.d.sync += platform.request("led", 0).o.eq(system.active)
         return m
