@@ -107,6 +107,8 @@ TARGETS: dict[str, Target] = {
             ),
             clock_hz=100e6,
             baud=1_000_000,
+            # abc9 trips a yosys assertion (ABC_OPS_REINTEGRATE) on this design.
+            synth_opts=("-noabc9",),
             programmers=(("openFPGALoader", ("-b", "ulx3s")), ("fujprog", ())),
         ),
         Target(
@@ -138,7 +140,8 @@ TARGETS: dict[str, Target] = {
             family="gowin",
             device="GW1NR-LV9QN88PC6/I5",
             # One core of 256 neurons; 2-bit entries (k = 1) so the crossbar
-            # (16 per clock) fits the 26 BSRAM beside the rest.
+            # (16 per clock) fits the 26 BSRAM beside the rest; no room for
+            # the learning unit's memories (history 0).
             geometry=Geometry(
                 levels=(1,),
                 neurons=256,
@@ -146,7 +149,7 @@ TARGETS: dict[str, Target] = {
                 count_bits=1,
                 potential_bits=12,
                 lanes=16,
-                history=8,
+                history=0,
             ),
             baud=1_000_000,
             programmers=(("openFPGALoader", ("-b", "tangnano9k")),),

@@ -439,7 +439,8 @@ class Core(wiring.Component):
         depth = g.rows * g.groups
         per_lane = self.per_lane_crossbar
         if per_lane is None:
-            per_lane = platform is not None and getattr(platform, "family", None) != "ice40"
+            family = str(getattr(platform, "family", "")).lower()
+            per_lane = platform is not None and family != "ice40"
         if not per_lane:
             m.submodules.xbar = xbar = Memory(shape=word, depth=depth, init=[])
             return xbar.read_port(), xbar.write_port(granularity=1)
