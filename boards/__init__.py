@@ -107,8 +107,6 @@ TARGETS: dict[str, Target] = {
             ),
             clock_hz=100e6,
             baud=1_000_000,
-            # abc9 trips a yosys assertion (ABC_OPS_REINTEGRATE) on this design.
-            synth_opts=("-noabc9",),
             programmers=(("openFPGALoader", ("-b", "ulx3s")), ("fujprog", ())),
         ),
         Target(

@@ -3,15 +3,24 @@
 :func:`pll_params` finds divider settings that give the requested clock
 exactly (or raises ``ValueError`` naming it); :class:`ClockGenerator`
 instantiates the PLL (iCE40 ``SB_PLL40_PAD``, ECP5 ``EHXPLLL``) and holds
-``sync`` in reset until the PLL locks. A target whose clock equals its
+``sync`` in reset until the PLL locks (and two clocks more). A target whose clock equals its
 oscillator's gets no PLL (the platform's own ``sync`` domain).
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import ClockDomain, ClockSignal, Const, Elaboratable, Instance, Module, Signal
+from amaranth.hdl import (
+    ClockDomain,
+    ClockSignal,
+    Const,
+    Elaboratable,
+    Instance,
+    Module,
+    ResetSignal,
+    Signal,
+)
 from amaranth.lib import io
-from amaranth.lib.cdc import ResetSynchronizer
+from amaranth.lib.cdc import FFSynchronizer
 
 __all__ = ["ClockGenerator", "pll_params"]
 
@@ -122,6 +131,11 @@ class ClockGenerator(Elaboratable):
                 o_CLKOP=clk,
                 o_LOCK=lock,
             )
-        m.submodules.reset_sync = ResetSynchronizer(~lock, domain="sync")
+        # Reset while the PLL is unlocked, through two plain flip-flops (an
+        # asynchronous-reset synchroniser trips a yosys assertion in the ECP5
+        # flow's abc9 pass).
+        locked = Signal()
+        m.submodules.lock_sync = FFSynchronizer(lock, locked, o_domain="sync")
+        m.d.comb += ResetSignal("sync").eq(~locked)
         platform.add_clock_constraint(clk, self.clock_hz)
         return m
