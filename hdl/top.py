@@ -14,9 +14,10 @@ up by one for every packet that enters it (from a fan-out unit or
 every core and every fan-out unit is idle, ``inflight`` is 0 and no packet
 enters: then every event of the tick, routed or output, has been delivered
 and nothing of it can still be moving. ``tick_start`` starts the next tick
-at that point; a start requested earlier, while a tick runs or events are
-still in flight, waits for it with ``busy`` high (one request is held:
-pulses while a start is already waiting merge with it).
+at that point (the cores see it one clock later, from a register); a start
+requested earlier, while a tick runs or events are still in flight, waits
+for it with ``busy`` high (one request is held: pulses while a start is
+already waiting merge with it).
 Host events accepted before the ``tick_start`` pulse belong to that tick,
 events accepted after it to the next one: ``host_in`` is closed from the
 pulse until the tick has started.
@@ -40,6 +41,7 @@ strobe; a reader waits for it rather than counting clocks).
 
 from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from spikeloom.defs import EPISODE_BITS, LEARN_LAYOUT, Geometry, Region
@@ -112,18 +114,27 @@ class Chip(wiring.Component):
 
         # -- host input (events to nonexistent cores are dropped) -----------
         # Closed from the tick_start pulse until the tick starts, so an event
-        # belongs to the tick it was sent before (module docstring).
+        # belongs to the tick it was sent before (module docstring). Accepted
+        # events wait in a two-entry queue (counted in flight), which keeps
+        # the host's handshake off the bus arbiter's paths.
         pending = Signal()
-        host_open = ~self.tick_start & ~pending
+        starting = Signal()  # the barrier's START clock
+        host_open = ~self.tick_start & ~pending & ~starting
         host_ok = self.host_in.payload.core < g.cores
+        m.submodules.host_q = host_q = SyncFIFO(width=g.packet_layout.size, depth=2)
+        host_pkt = Signal(g.packet_layout)
         m.d.comb += [
-            bus.host_in.payload.output.eq(0),
-            bus.host_in.payload.core.eq(self.host_in.payload.core),
-            bus.host_in.payload.index.eq(self.host_in.payload.axon),
-            bus.host_in.valid.eq(self.host_in.valid & host_ok & host_open),
-            self.host_in.ready.eq((bus.host_in.ready | ~host_ok) & host_open),
+            host_pkt.output.eq(0),
+            host_pkt.core.eq(self.host_in.payload.core),
+            host_pkt.index.eq(self.host_in.payload.axon),
+            host_q.w_data.eq(host_pkt),
+            host_q.w_en.eq(self.host_in.valid & host_ok & host_open),
+            self.host_in.ready.eq((host_q.w_rdy | ~host_ok) & host_open),
+            bus.host_in.payload.eq(host_q.r_data),
+            bus.host_in.valid.eq(host_q.r_rdy),
+            host_q.r_en.eq(bus.host_in.ready),
         ]
-        host_take = bus.host_in.valid & bus.host_in.ready
+        host_take = host_q.w_en & host_q.w_rdy
         host_drop = self.host_in.valid & ~host_ok & host_open
 
         # -- output events, stamped with the tick in progress ----------------
@@ -178,7 +189,7 @@ class Chip(wiring.Component):
             m.d.sync += [learn_q.eq(self.learn_cfg), phase_q.eq(self.phase)]
         for c, core in enumerate(cores):
             m.d.comb += [
-                core.tick_start.eq(start),
+                core.tick_start.eq(starting),
                 core.learn_cfg.eq(learn_q),
                 core.phase.eq(phase_q),
                 core.seed.eq(self.seed),
@@ -189,9 +200,16 @@ class Chip(wiring.Component):
                 with m.If((self.tick_start | pending) & quiet):
                     m.d.comb += start.eq(1)
                     m.d.sync += [pending.eq(0), cycles.eq(1)]
-                    m.next = "RUN"
+                    m.next = "START"
                 with m.Elif(self.tick_start):
                     m.d.sync += pending.eq(1)
+            with m.State("START"):
+                # The cores' tick_start comes from this state's flip-flops.
+                m.d.comb += starting.eq(1)
+                m.d.sync += cycles.eq(cycles + 1)
+                with m.If(self.tick_start):
+                    m.d.sync += pending.eq(1)
+                m.next = "RUN"
             with m.State("RUN"):
                 m.d.sync += cycles.eq(cycles + 1)
                 with m.If(self.tick_start):
@@ -199,7 +217,7 @@ class Chip(wiring.Component):
                 with m.If(quiet):
                     m.d.sync += [self.tick.eq(self.tick + 1), self.last_tick_cycles.eq(cycles)]
                     m.next = "IDLE"
-        m.d.comb += self.busy.eq(fsm.ongoing("RUN") | pending)
+        m.d.comb += self.busy.eq(~fsm.ongoing("IDLE") | pending)
 
         # -- configuration ---------------------------------------------------
         sel_core = Signal.like(self.cfg_core)
