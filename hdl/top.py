@@ -11,9 +11,10 @@ Tick barrier (credit counting): ``inflight`` counts the packets on the bus,
 up by one for every packet that enters it (from a fan-out unit or
 ``host_in``) and down by one for every packet that leaves it (into a core's
 ``axon_in`` or out of ``out``). A tick is over on the first clock at which
-every core and every fan-out unit is idle, ``inflight`` is 0 and no packet
-enters: then every event of the tick, routed or output, has been delivered
-and nothing of it can still be moving. ``tick_start`` starts the next tick
+every core and every fan-out unit is idle, ``inflight`` is 0 and no fan-out
+unit sends a packet (a host event entering then belongs to the next tick):
+then every event of the tick, routed or output, has been delivered and
+nothing of it can still be moving. ``tick_start`` starts the next tick
 at that point (the cores see it one clock later, from a register); a start
 requested earlier, while a tick runs or events are still in flight, waits
 for it with ``busy`` high (one request is held: pulses while a start is
@@ -172,7 +173,11 @@ class Chip(wiring.Component):
 
         # -- tick barrier ----------------------------------------------------
         idle = ~Cat(*[c.busy for c in cores], *[f.busy for f in fans]).any()
-        quiet = idle & (inflight == 0) & (entering == 0)
+        # Host events are left out on purpose: host_in is closed whenever a
+        # start is decided, and one accepted while a tick runs belongs to the
+        # next tick (it is counted in flight, so that tick waits for it). This
+        # keeps the link's handshake off the barrier's path.
+        quiet = idle & (inflight == 0) & (sum(sent) == 0)
         cycles = Signal(32)
         start = Signal()
         # Learning parameters and the episode phase are taken when a tick
