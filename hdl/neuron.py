@@ -69,7 +69,11 @@ class NeuronUpdate(wiring.Component):
         pot = signed(g.potential_bits)
 
         def sat(x):
-            return Mux(x > g.v_max, g.v_max, Mux(x < g.v_min, g.v_min, x))
+            # In range iff the bits from P-1 up are all equal (no comparator
+            # chain: a short LUT tree on the top bits).
+            top = x[g.potential_bits - 1 :]
+            ok = (top == 0) | (top == (1 << len(top)) - 1)
+            return Mux(ok, x[: g.potential_bits], Mux(x[-1], g.v_min, g.v_max))
 
         def carry(prefix, **signals):
             """Registered copies of ``signals``, advanced with ``en``."""
@@ -84,14 +88,14 @@ class NeuronUpdate(wiring.Component):
         # -- stage 1 -----------------------------------------------------
         p0, st0 = self.params, self.state
         v = st0.v
+        # leak(v) with one adder chain per side: v - λ for v >= 0 (0 if that
+        # is not positive), v + λ for v < 0 (0 if that is not negative).
+        down = Signal(signed(g.potential_bits + 1), name="down")
+        up = Signal(signed(g.potential_bits + 1), name="up")
+        m.d.comb += [down.eq(v - p0.leak), up.eq(v + p0.leak)]
         leaked = Signal(pot, name="leaked")
         with m.If(self.en):
-            with m.If(v > 0):
-                m.d.sync += leaked.eq(Mux(v > p0.leak, v - p0.leak, 0))
-            with m.Elif(v < 0):
-                m.d.sync += leaked.eq(Mux(-v > p0.leak, v + p0.leak, 0))
-            with m.Else():
-                m.d.sync += leaked.eq(0)
+            m.d.sync += leaked.eq(Mux(v[-1], Mux(up[-1], up, 0), Mux(down[-1], 0, down)))
         v1, tag1, p1, st1, inp1 = carry(
             "s1", valid=self.valid, tag=self.tag, p=p0, st=st0, inp=self.inp
         )
