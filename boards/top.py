@@ -1,6 +1,6 @@
 """The top level of a board build: the UART pins, the System, an activity LED.
 
-The System (``hdl/top.py``: chip + UART block) runs in the platform's default
+The System (``hdl/system.py``: chip + UART block) runs in the platform's default
 ``sync`` domain, clocked by the board's oscillator with the platform's
 power-on reset. The receive pin is synchronised inside the UART block.
 LED 0 is lit while the chip or the link has work (``System.active``).
@@ -11,7 +11,7 @@ from __future__ import annotations
 from amaranth.hdl import Elaboratable, Module
 
 from spikeloom.defs import Geometry
-from spikeloom.hdl.top import System
+from spikeloom.hdl.system import System
 from spikeloom.protocol import LinkConfig
 
 __all__ = ["BoardTop"]

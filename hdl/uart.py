@@ -40,9 +40,9 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from spikeloom import protocol as P
-from spikeloom.defs import LEARN_LAYOUT, Geometry, Region
+from spikeloom.defs import COUNTERS, LEARN_LAYOUT, Geometry, Region
 
-from .top import COUNTERS, Chip
+from .top import Chip
 
 __all__ = ["UartRx", "UartTx", "Framer", "Link", "crc16_byte"]
 

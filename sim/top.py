@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from spikeloom.defs import Geometry, LearnConfig, next_phase
+from spikeloom.defs import COUNTERS, Geometry, LearnConfig, next_phase
 from spikeloom.network import Network
 
 from . import neuron
@@ -67,10 +67,9 @@ class ChipModel:
         nlev = len(g.levels)
         self.counters = {
             "carried": np.zeros(nlev, dtype=np.int64),  # per level, all segments
-            "routed": 0,  # events sent between cores (= delivered)
-            "delivered": 0,  # events into cores' axon inputs (routed + host)
-            "host_events": 0,
-            "output_events": 0,
+            # routed: events sent between cores (= delivered); delivered: events
+            # into cores' axon inputs (routed + host). No host_dropped (COUNTERS).
+            **{name: 0 for name in COUNTERS if name != "host_dropped"},
         }
 
     def reload(self):

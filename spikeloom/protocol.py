@@ -77,6 +77,7 @@ from amaranth.hdl import unsigned
 from amaranth.lib import data
 
 from spikeloom.defs import (
+    COUNTERS,
     GEOMETRY_FIELDS,
     LEARN_FIELDS,
     LEARN_MAX,
@@ -227,8 +228,8 @@ LINK_COUNTERS = (
     ("OVERRUNS", "bytes lost to a full receive FIFO"),
     ("EVENTS_DROPPED", "output events lost to a full event FIFO"),
 )
-#: Chip counters (``hdl/top.COUNTERS``) as registers, in order.
-CHIP_COUNTERS = ("ROUTED", "DELIVERED", "HOST_EVENTS", "OUTPUT_EVENTS", "HOST_DROPPED")
+#: Chip counters (``defs.COUNTERS``) as registers, in order.
+CHIP_COUNTERS = tuple(name.upper() for name in COUNTERS)
 
 #: The identity block: IDENTIFY returns these registers, in this order.
 IDENTITY = (

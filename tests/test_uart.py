@@ -37,7 +37,7 @@ ITEMS = {"verilator": 10_000, "icarus": 200}
 
 
 def system():
-    from spikeloom.hdl.top import System
+    from spikeloom.hdl.system import System
 
     return System(G, LINK)
 
