@@ -1,0 +1,183 @@
+"""Request decode and check of the UART block: the header checks of a frame.
+
+Protocol: ``spikeloom/protocol.py`` (its module docstring lists the checks
+in order; the first that fails is the status). This block makes the checks
+that need only the frame's length, CRC and header bytes; the checks of
+payload values (register maximum, word padding, events) and of WRITE_MEM's
+end are made by the executor's checking pass (``hdl/uart_exec.py``), which
+reads the payload.
+
+Timing: ``start`` for one clock, then six registered states, one clock each
+(frame, payload length, its check, arguments, ranges, done); ``done`` stays
+high with ``status`` (and ``unit``, ``payload_start``) until the next
+``start``. Each state compares registered values with constants or with one
+registered operand, so no path crosses more than one adder.
+"""
+
+from amaranth.hdl import Array, Const, Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from spikeloom import protocol as P
+from spikeloom.defs import REGION_BITS, Geometry, Region
+
+from .uart_framing import NHEADER
+
+__all__ = ["RequestCheck", "header_args"]
+
+C, S = P.Command, P.Status
+
+
+# READ_MEM and WRITE_MEM (and SEED's core) share the places of their fields.
+for _f in ("core", "region", "index"):
+    assert P.ARGS[C.READ_MEM][_f].offset == P.ARGS[C.WRITE_MEM][_f].offset
+assert P.ARGS[C.SEED]["core"].offset == P.ARGS[C.READ_MEM]["core"].offset
+
+
+def header_args(header) -> dict:
+    """Per command, a view of its arguments in the header bytes (``P.ARGS``)."""
+    args = header[8 * P.REQUEST_HEADER :]
+    return {c: P.ARGS[c](args[: P.ARGS[c].size]) for c in C if P.ARGS[c].size}
+
+
+def region_table(g: Geometry, fn, width: int) -> Array:
+    """A per-region constant, indexed by the region's low bits (checked first)."""
+    return Array(Const(fn(r), width) for r in Region)
+
+
+class RequestCheck(wiring.Component):
+    """The header checks of one request. See the module docstring for timing."""
+
+    def __init__(self, geometry: Geometry):
+        self.geometry = geometry
+        super().__init__(
+            {
+                "start": In(1),
+                "length": In(range(P.MAX_FRAME + 2)),
+                "aborted": In(1),
+                "crc_ok": In(1),
+                "header": In(8 * NHEADER),
+                "running": In(1),
+                "done": Out(1),
+                "status": Out(8),
+                #: Payload unit in bytes (a region word for the memory commands).
+                "unit": Out(4),
+                "payload_start": Out(range(NHEADER + 1)),
+            }
+        )
+
+    def elaborate(self, platform):
+        g = self.geometry
+        m = Module()
+        cmd = self.header[:8]
+        a = header_args(self.header)
+        regs = P.registers(g)
+        rw = [i for i, r in enumerate(regs) if r.access == P.Access.RW]
+        assert rw == list(range(rw[0], rw[-1] + 1)), "read-write registers must be contiguous"
+
+        nargs = Signal(range(P.MAX_ARGS + 1))
+        has_unit = Signal()
+        unit4 = Signal()
+        plen = Signal(range(-P.MAX_FRAME - 16, P.MAX_FRAME + 2))
+        total = Signal(34)  # first index + count, for the range check
+        limit = Signal(33)  # one past the last index allowed
+        ar = a[C.READ_MEM]
+        region = ar.region[:REGION_BITS]  # same place in WRITE_MEM's arguments
+        wb_of = region_table(g, lambda r: P.word_bytes(g, r), 4)
+        depth_of = region_table(g, g.region_depth, 33)
+        count_max_of = region_table(g, lambda r: P.MAX_PAYLOAD // P.word_bytes(g, r), 16)
+
+        def finish(status):
+            m.d.sync += self.status.eq(status)
+            m.next = "DONE"
+
+        with m.FSM():
+            with m.State("DONE"):
+                m.d.comb += self.done.eq(1)
+                with m.If(self.start):
+                    m.next = "FRAME"
+            with m.State("FRAME"):
+                known = Signal()
+                with m.Switch(cmd):
+                    for c in C:
+                        with m.Case(c):
+                            n = P.ARGS[c].size // 8
+                            u = P.UNIT.get(c)
+                            m.d.comb += known.eq(1)
+                            m.d.sync += [
+                                nargs.eq(n),
+                                has_unit.eq(u is not None),
+                                unit4.eq(u == 4),
+                                self.payload_start.eq(P.REQUEST_HEADER + n),
+                                self.unit.eq(4 if u == 4 else 0),
+                            ]
+                with m.If(self.aborted | (self.length < P.REQUEST_HEADER + P.CRC_BYTES)):
+                    finish(S.BAD_FRAME)
+                with m.Elif(self.length > P.MAX_FRAME):
+                    finish(S.TOO_LONG)
+                with m.Elif(~self.crc_ok):
+                    finish(S.BAD_CRC)
+                with m.Elif(~known):
+                    finish(S.BAD_COMMAND)
+                with m.Else():
+                    m.next = "PLEN"
+            with m.State("PLEN"):
+                m.d.sync += plen.eq(self.length - (P.REQUEST_HEADER + P.CRC_BYTES) - nargs)
+                m.next = "LENGTH"
+            with m.State("LENGTH"):
+                with m.If(plen < 0):
+                    finish(S.BAD_LENGTH)
+                with m.Elif(~has_unit & (plen != 0)):
+                    finish(S.BAD_LENGTH)
+                with m.Elif(has_unit & ((plen == 0) | (plen > P.MAX_PAYLOAD))):
+                    finish(S.BAD_LENGTH)
+                with m.Elif(unit4 & (plen[:2] != 0)):
+                    finish(S.BAD_LENGTH)
+                with m.Else():
+                    m.next = "ARGS"
+            with m.State("ARGS"):
+                self.check_args(m, a, rw, plen, total, limit, finish, wb_of, depth_of, region)
+            with m.State("RANGE"):
+                too_many = (ar.count == 0) | (ar.count > count_max_of[region])
+                with m.If((cmd == C.READ_MEM) & too_many):
+                    finish(S.BAD_LENGTH)
+                with m.Elif(total > limit):
+                    finish(S.BAD_ADDRESS)
+                with m.Else():
+                    finish(S.OK)
+        return m
+
+    def check_args(self, m, a, rw, plen, total, limit, finish, wb_of, depth_of, region):
+        """The ARGS state: per-command checks, and the operands of RANGE's check."""
+        g = self.geometry
+        cmd = self.header[:8]
+        nreg = len(P.registers(g))
+        m.d.sync += [total.eq(0), limit.eq(0)]  # commands without a range pass RANGE
+        m.next = "RANGE"
+        with m.Switch(cmd):
+            with m.Case(C.READ_REG):
+                rr = a[C.READ_REG]
+                m.d.sync += [total.eq(rr.addr + rr.count), limit.eq(nreg)]
+                with m.If((rr.count == 0) | (rr.count > P.MAX_PAYLOAD // 4)):
+                    finish(S.BAD_LENGTH)
+            with m.Case(C.WRITE_REG):
+                addr = a[C.WRITE_REG].addr
+                m.d.sync += [total.eq(addr + plen[2:]), limit.eq(rw[-1] + 1)]
+                with m.If(addr < rw[0]):
+                    finish(S.BAD_ADDRESS)
+            with m.Case(C.READ_MEM, C.WRITE_MEM):
+                ar = a[C.READ_MEM]
+                m.d.sync += self.unit.eq(wb_of[region])
+                with m.If(cmd == C.READ_MEM):
+                    m.d.sync += [total.eq(ar.index + ar.count), limit.eq(depth_of[region])]
+                with m.If((ar.core >= g.cores) | (ar.region >= len(Region))):
+                    finish(S.BAD_ADDRESS)
+            with m.Case(C.STEP):
+                with m.If(self.running):
+                    finish(S.BAD_STATE)
+            with m.Case(C.READ_EVENTS):
+                with m.If(a[C.READ_EVENTS].max == 0):
+                    finish(S.BAD_LENGTH)
+            with m.Case(C.SEED):
+                with m.If(a[C.SEED].core >= g.cores):
+                    finish(S.BAD_ADDRESS)

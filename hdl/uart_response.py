@@ -1,0 +1,162 @@
+"""Response of the UART block: header and data bytes, to the framer.
+
+Protocol: ``spikeloom/protocol.py``: ``cmd | RESPONSE_BIT, tag, status``,
+then ``count`` words of ``wbytes`` bytes each, little-endian, from one
+source: registers (the register file, ``hdl/uart_regs.py``), a memory
+region of the chip (its configuration port), the event FIFO, or TICK.
+
+Timing: ``start`` for one clock; ``idle`` is high again once the last byte
+is taken by the framer. Bytes go out as fast as the framer takes them
+(one per clock at most); each word is fetched before its first byte: a
+register in 2 (live) or 6 (stored) clocks, a memory word as soon as the
+chip is idle plus its read latency (the strobe ``mem_rvalid``, however many
+clocks it takes), an event or TICK in one clock. Words advance an address
+register by one (no adder), and the data word is shifted out a byte at a
+time.
+"""
+
+import enum
+
+from amaranth.hdl import Array, Const, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from spikeloom import protocol as P
+from spikeloom.defs import REGION_BITS, Geometry, Region
+
+from .uart_framing import resp_layout
+from .uart_regs import RegOp, req_layout
+
+__all__ = ["Response", "Source"]
+
+
+class Source(enum.IntEnum):
+    NONE = 0
+    REG = 1
+    MEM = 2
+    EVENT = 3
+    TICK = 4
+
+
+class Response(wiring.Component):
+    """One response at a time. See the module docstring for timing."""
+
+    def __init__(self, geometry: Geometry):
+        g = self.geometry = geometry
+        self.addr_bits = max(g.cfg_addr_bits, 8)
+        self.word_bits = max(32, g.cfg_data_bits, g.event_layout.size)
+        super().__init__(
+            {
+                "start": In(1),
+                "status": In(8),
+                "cmd": In(8),
+                "tag": In(8),
+                "src": In(Source),
+                "count": In(range(P.MAX_PAYLOAD + 1)),  # words
+                "wbytes": In(4),
+                "base": In(self.addr_bits),  # first register or memory index
+                "idle": Out(1),
+                "out": Out(stream.Signature(resp_layout)),
+                # Register reads (the register file's request stream).
+                "reg": Out(stream.Signature(req_layout)),
+                "reg_rdata": In(32),
+                "reg_rvalid": In(1),
+                # Memory reads (the chip's configuration port).
+                "chip_busy": In(1),
+                "region": In(REGION_BITS),
+                "mem_re": Out(1),
+                "mem_addr": Out(g.cfg_addr_bits),
+                "mem_rdata": In(g.cfg_data_bits),
+                "mem_rvalid": In(1),
+                # The event FIFO and TICK.
+                "ev_data": In(g.event_layout.size),
+                "ev_re": Out(1),
+                "tick": In(32),
+            }
+        )
+
+    def elaborate(self, platform):
+        g = self.geometry
+        m = Module()
+        status, cmd, tag = Signal(8), Signal(8), Signal(8)
+        src = Signal(Source)
+        left = Signal(range(P.MAX_PAYLOAD + 1))  # words still to send
+        wbytes = Signal(4)
+        cur = Signal(self.addr_bits)
+        bidx = Signal(4)
+        word = Signal(self.word_bits)
+        mask_of = Array(Const((1 << g.region_layout(r).size) - 1, g.cfg_data_bits) for r in Region)
+        out = self.out
+
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.idle.eq(1)
+                with m.If(self.start):
+                    m.d.sync += [
+                        status.eq(self.status),
+                        cmd.eq(self.cmd),
+                        tag.eq(self.tag),
+                        src.eq(self.src),
+                        left.eq(self.count),
+                        wbytes.eq(self.wbytes),
+                        cur.eq(self.base),
+                        bidx.eq(0),
+                    ]
+                    m.next = "HEADER"
+            with m.State("HEADER"):
+                m.d.comb += [
+                    out.valid.eq(1),
+                    out.payload.data.eq(Array([cmd | P.RESPONSE_BIT, tag, status])[bidx[:2]]),
+                    out.payload.last.eq((bidx == 2) & (left == 0)),
+                ]
+                with m.If(out.ready):
+                    m.d.sync += bidx.eq(bidx + 1)
+                    with m.If(bidx == 2):
+                        m.d.sync += bidx.eq(0)
+                        m.next = "FETCH"
+                        with m.If(left == 0):
+                            m.next = "IDLE"
+            with m.State("FETCH"):
+                with m.Switch(src):
+                    with m.Case(Source.REG):
+                        m.d.comb += [
+                            self.reg.valid.eq(1),
+                            self.reg.payload.op.eq(RegOp.READ),
+                            self.reg.payload.addr.eq(cur),
+                        ]
+                        with m.If(self.reg.ready):
+                            m.next = "REG_WAIT"
+                    with m.Case(Source.MEM):
+                        with m.If(~self.chip_busy):
+                            m.d.comb += [self.mem_re.eq(1), self.mem_addr.eq(cur)]
+                            m.next = "MEM_WAIT"
+                    with m.Case(Source.EVENT):
+                        m.d.comb += self.ev_re.eq(1)
+                        m.d.sync += word.eq(self.ev_data)
+                        m.next = "SEND"
+                    with m.Default():
+                        m.d.sync += word.eq(self.tick)
+                        m.next = "SEND"
+            with m.State("REG_WAIT"):
+                with m.If(self.reg_rvalid):
+                    m.d.sync += word.eq(self.reg_rdata)
+                    m.next = "SEND"
+            with m.State("MEM_WAIT"):
+                with m.If(self.mem_rvalid):
+                    m.d.sync += word.eq(self.mem_rdata & mask_of[self.region])
+                    m.next = "SEND"
+            with m.State("SEND"):
+                last_byte = bidx == wbytes - 1
+                m.d.comb += [
+                    out.valid.eq(1),
+                    out.payload.data.eq(word[:8]),
+                    out.payload.last.eq((left == 1) & last_byte),
+                ]
+                with m.If(out.ready):
+                    m.d.sync += [word.eq(word[8:]), bidx.eq(bidx + 1)]
+                    with m.If(last_byte):
+                        m.d.sync += [bidx.eq(0), left.eq(left - 1), cur.eq(cur + 1)]
+                        m.next = "FETCH"
+                        with m.If(left == 1):
+                            m.next = "IDLE"
+        return m
