@@ -27,7 +27,7 @@ executing, a response going out, a count pending, free running, or the
 chip busy): a simulation harness may pause when it is low.
 """
 
-from amaranth.hdl import Cat, Module, ResetInserter
+from amaranth.hdl import Cat, Module, Mux, ResetInserter
 from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
@@ -37,7 +37,7 @@ from spikeloom.defs import COUNTERS, Geometry
 
 from .top import Chip
 from .uart_exec import Executor
-from .uart_framing import Deframer, Framer
+from .uart_framing import Deframer, Framer, share_crc
 from .uart_phy import UartRx, UartTx
 from .uart_regs import RegisterFile
 from .uart_request import RequestCheck
@@ -76,6 +76,7 @@ class Link(wiring.Component):
         m.submodules.deframer = dfr = Deframer(link.clocks_per_bit, link.timeout_bits)
         m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx)]
         wiring.connect(m, framer.out, utx.data)
+        share_crc(m, dfr, framer)
         # Framing errors travel through the FIFO as marks (bit 8), so they
         # hit the frame the line was in, however far behind the deframer is.
         m.submodules.rxq = rxq = SyncFIFOBuffered(width=9, depth=link.rx_fifo)
@@ -98,15 +99,15 @@ class Link(wiring.Component):
         # -- registers, checks, executor, response --------------------------------
         m.submodules.regs = regs = RegisterFile(g, link, ev_bits)
         m.submodules.check = check = RequestCheck(g)
-        m.submodules.exec = ex = Executor(g, ev_bits)
-        m.submodules.resp = resp = Response(g)
+        m.submodules.exec = ex = Executor(g)
+        m.submodules.resp = resp = Response(g, ev_bits)
         m.d.comb += [
             regs.count_timeouts.eq(dfr.timeout),
             regs.count_framing_errors.eq(dfr.framing_error),
             regs.count_overruns.eq(rxq.w_en & ~rxq.w_rdy),
             regs.count_events_dropped.eq(chip.out.valid & ~evq.w_rdy),
+            regs.count_tick.eq(ex.tick_done),
             regs.running.eq(ex.running),
-            regs.tick.eq(ex.ticks),
             regs.events_pending.eq(evq.level),
             regs.phase.eq(chip.phase),
             regs.last_tick_cycles.eq(chip.last_tick_cycles),
@@ -133,23 +134,21 @@ class Link(wiring.Component):
             ex.rd_data.eq(dfr.rd_data),
             ex.check_done.eq(check.done),
             ex.check_status.eq(check.status),
+            ex.op.eq(check.op),
             ex.unit.eq(check.unit),
             ex.payload_start.eq(check.payload_start),
             ex.period.eq(regs.period),
-            ex.events_pending.eq(evq.level),
             ex.busy.eq(chip.busy),
             ex.tick.eq(chip.tick),
         ]
         m.d.comb += [
             resp.start.eq(ex.resp_start),
             resp.status.eq(ex.resp_status),
-            resp.cmd.eq(dfr.header[:8]),
-            resp.tag.eq(dfr.header[8:16]),
-            resp.src.eq(ex.resp_src),
-            resp.count.eq(ex.resp_count),
-            resp.wbytes.eq(ex.resp_wbytes),
-            resp.base.eq(ex.resp_base),
-            ex.resp_idle.eq(resp.idle),
+            resp.header.eq(dfr.header),
+            resp.op.eq(check.op),
+            resp.unit.eq(check.unit),
+            resp.events_pending.eq(evq.level),
+            ex.resp_idle.eq(resp.idle & framer.idle),  # the shared CRC is free then
             resp.reg_rdata.eq(regs.rdata),
             resp.reg_rvalid.eq(regs.rvalid),
             resp.chip_busy.eq(chip.busy),
@@ -158,14 +157,13 @@ class Link(wiring.Component):
             resp.mem_rvalid.eq(chip.cfg_rvalid),
             resp.ev_data.eq(evq.r_data),
             evq.r_en.eq(resp.ev_re),
-            resp.tick.eq(ex.ticks),
         ]
         wiring.connect(m, resp.out, framer.inp)
         # The executor and the response take turns on the register file and
-        # on the configuration port: the idle one drives zeros.
+        # on the configuration port (the executor waits while a response goes out).
         m.d.comb += [
             regs.req.valid.eq(ex.reg.valid | resp.reg.valid),
-            regs.req.payload.eq(ex.reg.payload.as_value() | resp.reg.payload.as_value()),
+            regs.req.payload.eq(Mux(resp.reg.valid, resp.reg.payload, ex.reg.payload)),
             ex.reg.ready.eq(regs.req.ready),
             resp.reg.ready.eq(regs.req.ready),
         ]
@@ -179,7 +177,7 @@ class Link(wiring.Component):
             chip.tick_start.eq(ex.tick_start),
             chip.cfg_core.eq(ex.cfg_core),
             chip.cfg_region.eq(ex.cfg_region),
-            chip.cfg_addr.eq(ex.cfg_addr | resp.mem_addr),
+            chip.cfg_addr.eq(Mux(ex.cfg_we, ex.cfg_addr, resp.mem_addr)),
             chip.cfg_wdata.eq(ex.cfg_wdata),
             chip.cfg_we.eq(ex.cfg_we),
             chip.cfg_re.eq(resp.mem_re),

@@ -6,7 +6,11 @@ header checked (``hdl/uart_request.py``), runs the command, has the
 response sent (``hdl/uart_response.py``), counts its status and releases
 the frame.
 
-Timing: header checks 7 clocks. WRITE_REG, WRITE_MEM and INJECT make a
+RUN's argument is PERIOD's new value: it goes through the payload passes
+like WRITE_REG's payload.
+
+Timing: header checks 7 clocks; responses and their status count as in
+``hdl/uart_response.py`` and ``hdl/uart_regs.py``. WRITE_REG, WRITE_MEM and INJECT make a
 checking pass over the payload before the executing one, so a bad value
 changes nothing: 2 clocks per byte and one per unit each pass (a unit that
 writes SCRATCH waits 6 clocks for the register file; a memory word waits
@@ -26,18 +30,19 @@ from spikeloom.defs import REGION_BITS, Geometry, Region
 
 from .uart_framing import NHEADER
 from .uart_regs import RegOp, req_layout
-from .uart_request import header_args
-from .uart_response import Source
+from .uart_request import header_args, onehot
 
 __all__ = ["Executor"]
 
 C, S = P.Command, P.Status
+_STATUS_COUNTERS = [n for n, _ in P.LINK_COUNTERS[: len(S)]]
+assert _STATUS_COUNTERS == ["FRAMES_OK", *(s.name for s in S if s != S.OK)] and len(S) <= 8
 
 
 class Executor(wiring.Component):
     """The link's sequencer. See the module docstring for timing."""
 
-    def __init__(self, geometry: Geometry, event_fifo_bits: int):
+    def __init__(self, geometry: Geometry):
         g = self.geometry = geometry
         self.word_bytes = max(4, *(P.word_bytes(g, r) for r in Region))
         super().__init__(
@@ -54,22 +59,18 @@ class Executor(wiring.Component):
                 "check_start": Out(1),
                 "check_done": In(1),
                 "check_status": In(8),
+                "op": In(len(C)),  # the command, one-hot (``onehot``)
                 "unit": In(4),
                 "payload_start": In(range(NHEADER + 1)),
                 # The response.
                 "resp_start": Out(1),
                 "resp_idle": In(1),
-                "resp_status": Out(8),
-                "resp_src": Out(Source),
-                "resp_count": Out(range(P.MAX_PAYLOAD + 1)),
-                "resp_wbytes": Out(4),
-                "resp_base": Out(max(g.cfg_addr_bits, 8)),
+                "resp_status": Out(8),  # the response's data follows from it and the command
                 # The register file and the event FIFO.
                 "reg": Out(stream.Signature(req_layout)),
                 "period": In(32),
-                "events_pending": In(event_fifo_bits),
                 "running": Out(1),
-                "ticks": Out(32),
+                "tick_done": Out(1),  # a tick is over (TICK counts it)
                 # The chip.
                 "soft_reset": Out(1),
                 "tick_start": Out(1),
@@ -91,7 +92,6 @@ class Executor(wiring.Component):
         g = self.geometry
         m = Module()
         a = header_args(self.header)
-        cmd = self.header[:8]
         addr_of = P.register_map(g)
         ar = a[C.READ_MEM]
         m.d.comb += [
@@ -103,14 +103,13 @@ class Executor(wiring.Component):
 
         # -- ticks ----------------------------------------------------------------
         tick_q = Signal(g.tick_bits)
-        tick_done = Signal()
         m.d.sync += tick_q.eq(self.tick)
         with m.If(self.soft_reset):
             m.d.sync += tick_q.eq(0)  # the chip's tick restarts at 0 too
-        m.d.comb += tick_done.eq(self.tick != tick_q)
-        with m.If(tick_done):
-            m.d.sync += self.ticks.eq(self.ticks + 1)
-        left = Signal(32)  # STEP ticks to go
+        m.d.comb += self.tick_done.eq(self.tick != tick_q)
+        # STEP's ticks started, or RUN's clocks since the last tick started
+        # (STEP is refused while running free).
+        left = Signal(32)
 
         # -- the payload passes ------------------------------------------------------
         scan = Signal()  # checking pass (1) or executing pass (0)
@@ -119,17 +118,23 @@ class Executor(wiring.Component):
         pos = Signal(range(P.MAX_FRAME + 2))
         k = Signal(4)  # byte within unit
         acc = Signal(8 * self.word_bytes)
-        cur = Signal(34)  # register or memory index of the unit
-        first = Mux(cmd == C.WRITE_REG, a[C.WRITE_REG].addr, a[C.WRITE_MEM].index)
+        # The unit's register or memory index: the low bits, and whether the
+        # first index was already past every region (WRITE_MEM's end check).
+        cur = Signal(max(g.cfg_addr_bits, 8) + 1)
+        far = ar.index[len(cur) - 1 :] != 0
+        is_wreg = self.op[list(C).index(C.WRITE_REG)]
+        is_run = self.op[list(C).index(C.RUN)]
+        first = Mux(is_wreg, a[C.WRITE_REG].addr, Mux(is_run, addr_of["PERIOD"], ar.index))
+        m.d.comb += [
+            self.reg.payload.data.eq(acc[:32]),
+            self.cfg_addr.eq(cur),
+            self.cfg_wdata.eq(acc),
+            self.host_in.payload.core.eq(P.INJECT_EVENT(acc[:32]).core),
+            self.host_in.payload.axon.eq(P.INJECT_EVENT(acc[:32]).axon),
+        ]
 
-        def respond(status, src=Source.NONE, count=0, wbytes=0, base=0):
-            m.d.sync += [
-                self.resp_status.eq(status),
-                self.resp_src.eq(src),
-                self.resp_count.eq(count),
-                self.resp_wbytes.eq(wbytes),
-                self.resp_base.eq(base),
-            ]
+        def respond(status):
+            m.d.sync += self.resp_status.eq(status)
             m.next = "RESP"
 
         def start_pass(checking):
@@ -149,18 +154,11 @@ class Executor(wiring.Component):
                         respond(self.check_status)
                     with m.Else():
                         self.dispatch(m, a, respond, start_pass, left)
-            with m.State("EVENTS"):
-                mx = a[C.READ_EVENTS].max
-                n = Signal(16)
-                cap = P.MAX_PAYLOAD // P.event_bytes(g)
-                m.d.comb += n.eq(Mux(mx < self.events_pending, mx, self.events_pending))
-                respond(S.OK, Source.EVENT, Mux(n > cap, cap, n), P.event_bytes(g))
-            with m.State("RUN"):
-                self.reg_request(m, RegOp.WRITE, addr_of["PERIOD"], a[C.RUN].period)
-                with m.If(self.reg.ready):
-                    m.d.sync += self.running.eq(1)
-                    respond(S.OK)
             with m.State("RESET"):
+                self.reg_request(m, RegOp.CLEAR, addr_of["TICK"])
+                with m.If(self.reg.ready):
+                    m.next = "RESET_DROPPED"
+            with m.State("RESET_DROPPED"):
                 self.reg_request(m, RegOp.CLEAR, addr_of["EVENTS_DROPPED"])
                 with m.If(self.reg.ready):
                     respond(S.OK)
@@ -197,12 +195,16 @@ class Executor(wiring.Component):
                     m.d.sync += cur.eq(cur + 1)
                     m.next = "PASS_RD"
             with m.State("PASS_END"):
-                depth_of = Array(Const(g.region_depth(r), 33) for r in Region)
+                depth_of = Array(Const(g.region_depth(r), len(cur)) for r in Region)
+                past_end = far | (cur > depth_of[self.cfg_region])
+                is_wmem = self.op[list(C).index(C.WRITE_MEM)]
                 with m.If(~scan):
+                    with m.If(is_run):
+                        m.d.sync += self.running.eq(1)
                     respond(S.OK)
                 with m.Elif(k != 0):
                     respond(S.BAD_LENGTH)
-                with m.Elif((cmd == C.WRITE_MEM) & (cur > depth_of[self.cfg_region])):
+                with m.Elif(is_wmem & past_end):
                     respond(S.BAD_ADDRESS)
                 with m.Elif(bad):
                     respond(S.BAD_ADDRESS)
@@ -211,18 +213,18 @@ class Executor(wiring.Component):
 
             # ---- STEP, STOP and SEED ------------------------------------------------
             with m.State("STEP"):
-                with m.If(left == 0):
-                    respond(S.OK, Source.TICK, 1, 4)
+                with m.If(left == a[C.STEP].ticks):
+                    respond(S.OK)
                 with m.Elif(~self.busy):
                     m.d.comb += self.tick_start.eq(1)
-                    m.d.sync += left.eq(left - 1)
+                    m.d.sync += left.eq(left + 1)
                     m.next = "STEP_WAIT"
             with m.State("STEP_WAIT"):
-                with m.If(tick_done):
+                with m.If(self.tick_done):
                     m.next = "STEP"
             with m.State("QUIET"):  # STOP and SEED: OK once the chip is idle
                 with m.If(~self.busy):
-                    m.d.comb += self.seed_we.eq(cmd == C.SEED)
+                    m.d.comb += self.seed_we.eq(self.op[list(C).index(C.SEED)])
                     respond(S.OK)
 
             # ---- response, status count, next frame --------------------------------
@@ -234,114 +236,90 @@ class Executor(wiring.Component):
                     m.next = "COUNT"
             with m.State("COUNT"):
                 # Counted once answered: a READ_REG of the counters does not count itself.
-                counter = Signal(8)
-                with m.Switch(self.resp_status):
-                    for st in S:
-                        with m.Case(st):
-                            name = "FRAMES_OK" if st == S.OK else st.name
-                            m.d.comb += counter.eq(addr_of[name])
-                self.reg_request(m, RegOp.INC, counter)
+                # The status counters are in Status order, from FRAMES_OK.
+                self.reg_request(m, RegOp.INC, addr_of["FRAMES_OK"] + self.resp_status[:3])
                 with m.If(self.reg.ready):
                     m.next = "RELEASE"
             with m.State("RELEASE"):
                 m.d.comb += self.release.eq(1)
                 m.next = "RECV"
 
-        self.free_run(m, fsm.ongoing("RECV"))
+        self.free_run(m, fsm.ongoing("RECV"), left)
         return m
 
-    def reg_request(self, m, op, addr, data=0):
+    def reg_request(self, m, op, addr):
+        """A register file request (a WRITE's data: the payload unit)."""
         m.d.comb += [
             self.reg.valid.eq(1),
             self.reg.payload.op.eq(op),
             self.reg.payload.addr.eq(addr),
-            self.reg.payload.data.eq(data),
         ]
 
     def dispatch(self, m, a, respond, start_pass, left):
         """A request that passed the header checks: start its command."""
-        cmd = self.header[:8]
-        with m.Switch(cmd):
-            with m.Case(C.IDENTIFY):
-                respond(S.OK, Source.REG, len(P.IDENTITY), 4, 0)
-            with m.Case(C.READ_REG):
-                rr = a[C.READ_REG]
-                respond(S.OK, Source.REG, rr.count, 4, rr.addr)
-            with m.Case(C.READ_MEM):
-                ar = a[C.READ_MEM]
-                respond(S.OK, Source.MEM, ar.count, self.unit, ar.index)
-            with m.Case(C.WRITE_REG, C.WRITE_MEM, C.INJECT):
+        with m.Switch(self.op):
+            with m.Case(onehot(C.IDENTIFY), onehot(C.READ_REG), onehot(C.READ_MEM)):
+                respond(S.OK)
+            with m.Case(*(onehot(c) for c in (C.WRITE_REG, C.WRITE_MEM, C.INJECT, C.RUN))):
                 start_pass(1)
-            with m.Case(C.STEP):
-                m.d.sync += left.eq(a[C.STEP].ticks)
+            with m.Case(onehot(C.STEP)):
+                m.d.sync += left.eq(0)
                 m.next = "STEP"
-            with m.Case(C.RUN):
-                m.next = "RUN"
-            with m.Case(C.STOP):
+            with m.Case(onehot(C.STOP)):
                 m.d.sync += self.running.eq(0)
                 m.next = "QUIET"
-            with m.Case(C.READ_EVENTS):
-                m.next = "EVENTS"
-            with m.Case(C.SEED):
+            with m.Case(onehot(C.READ_EVENTS)):
+                respond(S.OK)
+            with m.Case(onehot(C.SEED)):
                 m.next = "QUIET"  # strobes seed_we there
-            with m.Case(C.RESET):
+            with m.Case(onehot(C.RESET)):
                 m.d.comb += self.soft_reset.eq(1)
-                m.d.sync += [self.ticks.eq(0), self.running.eq(0)]
+                m.d.sync += self.running.eq(0)
                 m.next = "RESET"
 
     def check_unit(self, m, acc, cur, bad):
         """The checking pass: is this unit's value, word or event allowed?"""
         g = self.geometry
-        cmd = self.header[:8]
         addr_of = P.register_map(g)
         mask_of = Array(Const((1 << g.region_layout(r).size) - 1, len(acc)) for r in Region)
         limited: dict[int, list[int]] = {}
         for name, top in P.REGISTER_MAX.items():
             limited.setdefault(top, []).append(addr_of[name])
-        with m.Switch(cmd):
-            with m.Case(C.WRITE_REG):
+        with m.Switch(self.op):
+            with m.Case(onehot(C.WRITE_REG)):
                 with m.Switch(cur[:8]):
                     for top, addrs in limited.items():
                         with m.Case(*addrs):
                             with m.If(acc[:32] > top):
                                 m.d.sync += bad.eq(1)
-            with m.Case(C.WRITE_MEM):
+            with m.Case(onehot(C.WRITE_MEM)):
                 with m.If((acc & ~mask_of[self.cfg_region]) != 0):
                     m.d.sync += bad.eq(1)
-            with m.Case(C.INJECT):
+            with m.Case(onehot(C.INJECT)):
                 ev = P.INJECT_EVENT(acc[:32])
                 with m.If((ev.core >= g.cores) | (ev.axon >= g.axons)):
                     m.d.sync += bad.eq(1)
 
     def execute_unit(self, m, acc, cur, done):
         """The executing pass: write the register or memory word, or send the event."""
-        cmd = self.header[:8]
-        with m.Switch(cmd):
-            with m.Case(C.WRITE_REG):
-                self.reg_request(m, RegOp.WRITE, cur[:8], acc[:32])
+        with m.Switch(self.op):
+            with m.Case(onehot(C.WRITE_REG), onehot(C.RUN)):
+                self.reg_request(m, RegOp.WRITE, cur[:8])
                 m.d.comb += done.eq(self.reg.ready)
-            with m.Case(C.WRITE_MEM):
+            with m.Case(onehot(C.WRITE_MEM)):
                 with m.If(~self.busy):
-                    m.d.comb += [
-                        done.eq(1),
-                        self.cfg_we.eq(1),
-                        self.cfg_addr.eq(cur),
-                        self.cfg_wdata.eq(acc),
-                    ]
-            with m.Case(C.INJECT):
-                ev = P.INJECT_EVENT(acc[:32])
-                m.d.comb += [
-                    self.host_in.valid.eq(1),
-                    self.host_in.payload.core.eq(ev.core),
-                    self.host_in.payload.axon.eq(ev.axon),
-                    done.eq(self.host_in.ready),
-                ]
+                    m.d.comb += [done.eq(1), self.cfg_we.eq(1)]
+            with m.Case(onehot(C.INJECT)):
+                m.d.comb += [self.host_in.valid.eq(1), done.eq(self.host_in.ready)]
 
-    def free_run(self, m, between):
-        """RUN: a tick every ``period`` clocks, started only between requests."""
-        since = Signal(32)
-        with m.If(since != 0xFFFF_FFFF):
-            m.d.sync += since.eq(since + 1)
-        with m.If(self.running & between & ~self.busy & (since >= self.period)):
-            m.d.comb += self.tick_start.eq(1)
-            m.d.sync += since.eq(1)
+    def free_run(self, m, between, since):
+        """RUN: ticks at least ``period`` clocks apart, started only between requests.
+
+        ``since`` counts the clocks since a tick started.
+        """
+        with m.If(self.running):
+            with m.If(between & ~self.busy & (since >= self.period)):
+                m.d.comb += self.tick_start.eq(1)
+                m.d.sync += since.eq(1)
+            with m.Else():
+                m.d.sync += since.eq(since + 1)

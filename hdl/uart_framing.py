@@ -14,6 +14,9 @@ with no character) is dropped (``timeout`` for one clock).
 
 :class:`Framer` sends a response: FLAG, the stuffed bytes and CRC, FLAG;
 one line byte per clock when ``out`` is ready, an escaped byte takes two.
+
+The two share one CRC processor (``share_crc``): the deframer holds a
+request until its response is out, so they never need it at once.
 """
 
 from amaranth.hdl import Module, Mux, Signal, unsigned
@@ -23,7 +26,7 @@ from amaranth.lib.wiring import In, Out
 
 from spikeloom import protocol as P
 
-__all__ = ["Deframer", "Framer", "resp_layout", "NHEADER", "crc_processor"]
+__all__ = ["Deframer", "Framer", "resp_layout", "NHEADER", "crc_processor", "share_crc"]
 
 #: Header bytes kept in registers: cmd, tag and the longest argument record.
 NHEADER = P.REQUEST_HEADER + P.MAX_ARGS
@@ -37,6 +40,31 @@ assert (_CRC.polynomial, _CRC.initial_crc) == (P.CRC_POLY, P.CRC_INIT)
 def crc_processor() -> crc.Processor:
     """The protocol's CRC, one byte per clock (``amaranth.lib.crc``)."""
     return _CRC(data_width=8).create()
+
+
+#: A user's port to the one CRC processor the deframer and the framer share
+#: (``share_crc``): start, one byte per clock, the CRC and its residue match.
+CRC_PORT = wiring.Signature(
+    {"start": Out(1), "valid": Out(1), "data": Out(8), "crc": In(16), "match": In(1)}
+)
+
+
+def share_crc(m, deframer, framer):
+    """One CRC processor for both directions.
+
+    They never use it at once: a response goes out while the deframer holds
+    its request (the executor releases the request once the framer is idle),
+    and the request's CRC is checked before its response starts.
+    """
+    m.submodules.crc = proc = crc_processor()
+    users = (deframer.crc, framer.crc)
+    m.d.comb += [
+        proc.start.eq(users[0].start | users[1].start),
+        proc.valid.eq(users[0].valid | users[1].valid),
+        proc.data.eq(Mux(users[1].valid, users[1].data, users[0].data)),
+        *(u.crc.eq(proc.crc) for u in users),
+        *(u.match.eq(proc.match_detected) for u in users),
+    ]
 
 
 class Deframer(wiring.Component):
@@ -58,6 +86,7 @@ class Deframer(wiring.Component):
                 "length": Out(range(P.MAX_FRAME + 2)),  # bytes (saturates past MAX_FRAME)
                 "aborted": Out(1),  # ESC before FLAG, or a framing error inside
                 "crc_ok": Out(1),
+                "crc": Out(CRC_PORT),
                 "header": Out(8 * NHEADER),
                 "rd_addr": In(range(self.depth)),
                 "rd_data": Out(8),
@@ -68,7 +97,7 @@ class Deframer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.crc = crc16 = crc_processor()
+        crc16 = self.crc
         m.submodules.fbuf = fbuf = Memory(shape=8, depth=self.depth, init=[])
         fb_w = fbuf.write_port()
         fb_r = fbuf.read_port(transparent_for=())
@@ -84,11 +113,12 @@ class Deframer(wiring.Component):
         m.d.comb += [
             self.frame_valid.eq(held),
             self.aborted.eq(aborted | esc),
-            self.crc_ok.eq(crc16.match_detected),
+            self.crc_ok.eq(crc16.match),
         ]
 
         def clear():
-            m.d.sync += [cnt.eq(0), esc.eq(0), aborted.eq(0), self.header.eq(0)]
+            # cmd and tag: a frame shorter than 2 bytes answers with 0 for them.
+            m.d.sync += [cnt.eq(0), esc.eq(0), aborted.eq(0), hdr[0].eq(0), hdr[1].eq(0)]
             m.d.comb += crc16.start.eq(1)
 
         # Idle line timer: clocks since the last character.
@@ -150,12 +180,17 @@ class Framer(wiring.Component):
 
     def __init__(self):
         super().__init__(
-            {"inp": In(stream.Signature(resp_layout)), "out": Out(stream.Signature(8))}
+            {
+                "inp": In(stream.Signature(resp_layout)),
+                "out": Out(stream.Signature(8)),
+                "idle": Out(1),  # no frame going out
+                "crc": Out(CRC_PORT),
+            }
         )
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.crc = crc16 = crc_processor()
+        crc16 = self.crc
         escaped = Signal()  # the ESC of the current byte is out
 
         def emit(byte):
@@ -182,6 +217,7 @@ class Framer(wiring.Component):
 
         with m.FSM():
             with m.State("IDLE"):
+                m.d.comb += self.idle.eq(1)
                 with m.If(self.inp.valid):
                     with m.If(flag()):
                         m.d.comb += crc16.start.eq(1)

@@ -3,34 +3,33 @@
 Two kinds of register:
 
 - stored, in one byte-wide block RAM at ``4 * address + byte``: the
-  identity block (a ROM part: its initial contents, never changed),
-  SCRATCH and the link counters (``protocol.LINK_COUNTERS``);
-- live, read from where they are kept: PERIOD and the learning registers
-  (flip-flops here, as wide as their fields; they drive the link and the
-  chip), and the values of the executor and the chip (RUNNING, TICK,
-  PHASE, LAST_TICK_CYCLES, EVENTS_PENDING, chip counters, CARRIED,
-  STALLED).
+  identity block (a ROM part: its initial contents, never written), the
+  read-write registers (SCRATCH, PERIOD and the learning registers, whose
+  writes also go to flip-flops that drive the link and the chip, as wide
+  as their fields), TICK and the link counters (``protocol.LINK_COUNTERS``);
+- live, read from where they are kept: RUNNING, PHASE, LAST_TICK_CYCLES,
+  EVENTS_PENDING, the chip counters, CARRIED and STALLED.
 
-Requests (``req``: READ, WRITE, INC, CLEAR of one register) are taken one
-at a time. A live register answers a READ on ``rdata`` with ``rvalid`` the
-clock after it is taken; a WRITE takes one clock (a write of EPISODE pulses
-``episode_restart`` then). A stored register is read, changed and written
-back byte by byte through one shared 8-bit adder: 6 clocks, ``rvalid`` on
-the last. INC adds 1 (the status counters, once a response is out), CLEAR
-writes 0 (RESET's EVENTS_DROPPED).
+Requests (``req``: READ, WRITE, INC or CLEAR of one register) are taken
+one at a time. A live register answers a READ on ``rdata`` with ``rvalid``
+the clock after it is taken. A stored register is read, changed and
+written back byte by byte through one shared 8-bit adder: the pass takes 6
+clocks, ``rvalid`` (READ) on the last. INC adds 1 (the status counters,
+once a response is out), CLEAR writes 0 (RESET's TICK and EVENTS_DROPPED);
+a WRITE of EPISODE pulses ``episode_restart`` when it is taken.
 
-Counters that count events outside the request flow (TIMEOUTS,
+Counters of events outside the request flow (TICK, TIMEOUTS,
 FRAMING_ERRORS, OVERRUNS, EVENTS_DROPPED; up to one per clock) first count
-in 8-bit pending registers; a READ or CLEAR of the counter adds or drops
-its pending count in the same pass, so a read is exact, and otherwise they
-are added in turn, one pass between two requests at least. A pending count
-is added at most 4 * 2 passes (< 64 clocks) after its first event, so it
-cannot overflow.
+in pending registers. A READ or CLEAR of such a counter adds or drops
+its pending count in its own pass, so a read is exact; otherwise pending
+counts are added in turn, a pass between two requests at least, so each
+is added within 2 * 5 passes (60 clocks) and cannot overflow (the widths
+of ``ASYNC_COUNTERS`` hold the most events of 64 clocks).
 """
 
 import enum
 
-from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -49,10 +48,12 @@ class RegOp(enum.IntEnum):
 
 
 req_layout = data.StructLayout({"op": unsigned(2), "addr": unsigned(8), "data": unsigned(32)})
-#: Link counters counted as they happen (pending registers), not per response.
-ASYNC_COUNTERS = ("TIMEOUTS", "FRAMING_ERRORS", "OVERRUNS", "EVENTS_DROPPED")
-#: Registers kept in the block RAM (besides the identity block and the link counters).
-STORED = ("SCRATCH",)
+#: Stored counters counted as events happen, not per response, and the width
+#: of their pending counts: events up to one per clock (EVENTS_DROPPED), one
+#: per tick (2 clocks at least), one per line character (at least 40 clocks).
+ASYNC_COUNTERS = {"TICK": 5, "TIMEOUTS": 2, "FRAMING_ERRORS": 2, "OVERRUNS": 2, "EVENTS_DROPPED": 8}
+#: Registers read from where they are kept (the others are stored in the block RAM).
+LIVE = ("RUNNING", "PHASE", "LAST_TICK_CYCLES", "EVENTS_PENDING")
 
 
 class RegisterFile(wiring.Component):
@@ -77,7 +78,6 @@ class RegisterFile(wiring.Component):
                 "episode_restart": Out(1),
                 # Live values (module docstring).
                 "running": In(1),
-                "tick": In(32),
                 "events_pending": In(event_fifo_bits),
                 "phase": In(EPISODE_BITS),
                 "last_tick_cycles": In(32),
@@ -90,11 +90,8 @@ class RegisterFile(wiring.Component):
     def live_values(self) -> dict:
         """Register name -> value, for the registers not kept in the block RAM."""
         g = self.geometry
-        values = {name: getattr(self.learn, f) for name, f in P.LEARN_REGISTERS.items()}
-        values.update(
-            PERIOD=self.period,
+        values = dict(
             RUNNING=self.running,
-            TICK=self.tick,
             PHASE=self.phase,
             LAST_TICK_CYCLES=self.last_tick_cycles,
             EVENTS_PENDING=self.events_pending,
@@ -109,8 +106,7 @@ class RegisterFile(wiring.Component):
         m = Module()
         addr_of = P.register_map(self.geometry)
         live = self.live_values()
-        stored = [n for n, _ in P.IDENTITY] + list(STORED) + [n for n, _ in P.LINK_COUNTERS]
-        assert set(live) | set(stored) == set(addr_of) and not set(live) & set(stored)
+        assert set(LIVE) <= set(live)
         ident = dict(zip((n for n, _ in P.IDENTITY), P.identity(self.geometry, self.link).words()))
         init = [0] * (4 * 64)
         for name, word in ident.items():
@@ -126,40 +122,48 @@ class RegisterFile(wiring.Component):
         wdata = Signal(32)
         delta = Signal(8)
         silent = Signal()  # a pending count's pass: no rvalid
-        step = Signal(range(6))  # 0: idle; 1..4 read byte step - 1; 2..5 write byte step - 2
+        step = self.step = Signal(range(6))  # 0: idle; 1..4 read byte s - 1; 2..5 write s - 2
         carry = Signal()
         turn = Signal()  # 1: a pending count's pass goes before the next request
 
         # -- pending counts ---------------------------------------------------------
-        pend = {n: Signal(8, name=f"pend_{n.lower()}") for n in ASYNC_COUNTERS}
-        take = {n: Signal(name=f"take_{n.lower()}") for n in ASYNC_COUNTERS}
-        for n in ASYNC_COUNTERS:
+        pend = [Signal(w, name=f"pend_{n.lower()}") for n, w in ASYNC_COUNTERS.items()]
+        take = Signal(len(ASYNC_COUNTERS))
+        for i, n in enumerate(ASYNC_COUNTERS):
             inc = getattr(self, f"count_{n.lower()}")
-            m.d.sync += pend[n].eq(Mux(take[n], 0, pend[n]) + inc)
-        ptr = Signal(range(len(ASYNC_COUNTERS)))
-        flushing = Cat(*[p != 0 for p in pend.values()]).any()
-        m.d.comb += self.busy.eq(flushing | (step != 0))
-
-        def start_pass(o, a, d, quiet):
-            m.d.sync += [op.eq(o), addr.eq(a), wdata.eq(d), silent.eq(quiet), step.eq(1)]
-            m.d.sync += [carry.eq(0), delta.eq(d)]
+            m.d.sync += pend[i].eq(Mux(take[i], 0, pend[i]) + inc)
+        nonzero = Signal(len(ASYNC_COUNTERS))
+        m.d.comb += nonzero.eq(Cat(*[p != 0 for p in pend]))
+        m.d.comb += self.busy.eq(nonzero.any() | (step != 0))
+        ptr = Signal(range(len(ASYNC_COUNTERS)))  # the pending count whose turn it is
+        req_sel = Signal(range(len(ASYNC_COUNTERS) + 1))  # the request's, or none
+        m.d.comb += req_sel.eq(len(ASYNC_COUNTERS))
+        with m.Switch(req.addr):
+            for i, n in enumerate(ASYNC_COUNTERS):
+                with m.Case(addr_of[n]):
+                    m.d.comb += req_sel.eq(i)
+        flush = Signal()
+        m.d.comb += flush.eq((step == 0) & nonzero.any() & (turn | ~self.req.valid))
+        sel = Mux(flush, ptr, req_sel)
+        pend_sel = Array([*pend, Const(0, 8)])[sel]
+        async_addr = Array(Const(addr_of[n], 8) for n in ASYNC_COUNTERS)[ptr]
 
         m.d.sync += self.rvalid.eq(0)
-        with m.If(step == 0):
-            with m.If(flushing & (turn | ~self.req.valid)):
-                m.d.sync += ptr.eq(ptr + 1)
-                with m.Switch(ptr):
-                    for i, n in enumerate(ASYNC_COUNTERS):
-                        with m.Case(i):
-                            with m.If(pend[n] != 0):
-                                m.d.comb += take[n].eq(1)
-                                m.d.sync += turn.eq(0)
-                                start_pass(RegOp.INC, addr_of[n], pend[n], 1)
-            with m.Else():
-                m.d.comb += self.req.ready.eq(1)
-                with m.If(self.req.valid):
-                    m.d.sync += turn.eq(1)
-                    self.take_request(m, req, live, addr_of, stored, pend, take, start_pass)
+        with m.If(flush):
+            m.d.sync += ptr.eq(ptr + 1)
+            with m.If(nonzero.bit_select(ptr, 1)):
+                m.d.comb += take.eq(1 << ptr)
+                m.d.sync += [op.eq(RegOp.INC), addr.eq(async_addr), silent.eq(1), step.eq(1)]
+                m.d.sync += [carry.eq(0), delta.eq(pend_sel), turn.eq(0)]
+        with m.Elif(step == 0):
+            m.d.comb += self.req.ready.eq(1)
+            with m.If(self.req.valid):
+                m.d.sync += turn.eq(1)
+                with m.If((req.op == RegOp.READ) | (req.op == RegOp.CLEAR)):
+                    m.d.comb += take.eq(Mux(req_sel < len(pend), 1 << req_sel, 0))
+                self.take_request(m, req, live, addr_of)
+                m.d.sync += [op.eq(req.op), addr.eq(req.addr), wdata.eq(req.data), silent.eq(0)]
+                m.d.sync += [carry.eq(0), delta.eq(Mux(req.op == RegOp.INC, 1, pend_sel))]
 
         # -- the byte pass: one shared 8-bit adder -----------------------------------
         m.d.comb += rd.addr.eq(Cat((step - 1)[:2], addr))
@@ -191,40 +195,30 @@ class RegisterFile(wiring.Component):
                 m.d.sync += self.rvalid.eq((op == RegOp.READ) & ~silent)
         return m
 
-    def take_request(self, m, req, live, addr_of, stored, pend, take, start_pass):
+    def take_request(self, m, req, live, addr_of):
         """A request taken: a live register at once, a stored one through a byte pass.
 
         READ and INC add (the pending count, or 1), WRITE writes, CLEAR writes 0.
         """
-        is_stored = Signal()
-        pending = Signal(8)
+        is_live = Signal()
         with m.Switch(req.addr):
-            for name in stored:
+            for name in live:
                 with m.Case(addr_of[name]):
-                    m.d.comb += is_stored.eq(1)
-                    if name in pend:
-                        m.d.comb += pending.eq(pend[name])
-                        with m.If((req.op == RegOp.READ) | (req.op == RegOp.CLEAR)):
-                            m.d.comb += take[name].eq(1)
-        with m.If(is_stored):
-            with m.Switch(req.op):
-                with m.Case(RegOp.READ):
-                    start_pass(RegOp.READ, req.addr, pending, 0)
-                with m.Case(RegOp.INC):
-                    start_pass(RegOp.INC, req.addr, 1, 0)
-                with m.Default():
-                    start_pass(req.op, req.addr, req.data, 0)
-        with m.Elif(req.op == RegOp.READ):
-            m.d.sync += [self.rdata.eq(0), self.rvalid.eq(1)]
+                    m.d.comb += is_live.eq(1)
+        with m.If(~is_live):
+            m.d.sync += self.step.eq(1)
+        with m.Else():
+            m.d.sync += self.rvalid.eq(1)
             with m.Switch(req.addr):
                 for name, value in live.items():
                     with m.Case(addr_of[name]):
                         m.d.sync += self.rdata.eq(value)
-        with m.Elif(req.op == RegOp.WRITE):
-            writable = {"PERIOD": self.period}
-            writable.update({n: getattr(self.learn, f) for n, f in P.LEARN_REGISTERS.items()})
+        # Write-through: the flip-flops of the registers that drive something.
+        with m.If(req.op == RegOp.WRITE):
+            shadows = {"PERIOD": self.period}
+            shadows.update({n: getattr(self.learn, f) for n, f in P.LEARN_REGISTERS.items()})
             with m.Switch(req.addr):
-                for name, sig in writable.items():
+                for name, sig in shadows.items():
                     with m.Case(addr_of[name]):
                         m.d.sync += sig.eq(req.data)
                         if name == "EPISODE":

@@ -23,7 +23,7 @@ from spikeloom.defs import REGION_BITS, Geometry, Region
 
 from .uart_framing import NHEADER
 
-__all__ = ["RequestCheck", "header_args"]
+__all__ = ["RequestCheck", "header_args", "onehot"]
 
 C, S = P.Command, P.Status
 
@@ -32,6 +32,12 @@ C, S = P.Command, P.Status
 for _f in ("core", "region", "index"):
     assert P.ARGS[C.READ_MEM][_f].offset == P.ARGS[C.WRITE_MEM][_f].offset
 assert P.ARGS[C.SEED]["core"].offset == P.ARGS[C.READ_MEM]["core"].offset
+
+
+def onehot(cmd: P.Command) -> str:
+    """A ``Case`` pattern of ``cmd`` in a one-hot command (bit i: the i-th of ``Command``)."""
+    i, n = list(C).index(cmd), len(C)
+    return "".join("1" if j == i else "-" for j in reversed(range(n)))
 
 
 def header_args(header) -> dict:
@@ -60,6 +66,7 @@ class RequestCheck(wiring.Component):
                 "running": In(1),
                 "done": Out(1),
                 "status": Out(8),
+                "op": Out(len(C)),  # the command, one-hot (``onehot``); 0 if unknown
                 #: Payload unit in bytes (a region word for the memory commands).
                 "unit": Out(4),
                 "payload_start": Out(range(NHEADER + 1)),
@@ -79,12 +86,17 @@ class RequestCheck(wiring.Component):
         has_unit = Signal()
         unit4 = Signal()
         plen = Signal(range(-P.MAX_FRAME - 16, P.MAX_FRAME + 2))
-        total = Signal(34)  # first index + count, for the range check
-        limit = Signal(33)  # one past the last index allowed
+        # The range check: first index + count against one past the last index
+        # allowed, on the low bits; ``far``: the first index is past every limit.
+        # (Counts beyond the low bits fail their own checks first.)
+        self.low = max(max(g.region_depth(r) for r in Region).bit_length(), 8)
+        total = Signal(self.low + 1)
+        limit = Signal(self.low + 1)
+        far = self.far = Signal()
         ar = a[C.READ_MEM]
         region = ar.region[:REGION_BITS]  # same place in WRITE_MEM's arguments
         wb_of = region_table(g, lambda r: P.word_bytes(g, r), 4)
-        depth_of = region_table(g, g.region_depth, 33)
+        depth_of = region_table(g, g.region_depth, self.low + 1)
         count_max_of = region_table(g, lambda r: P.MAX_PAYLOAD // P.word_bytes(g, r), 16)
 
         def finish(status):
@@ -98,6 +110,7 @@ class RequestCheck(wiring.Component):
                     m.next = "FRAME"
             with m.State("FRAME"):
                 known = Signal()
+                m.d.sync += self.op.eq(0)
                 with m.Switch(cmd):
                     for c in C:
                         with m.Case(c):
@@ -105,11 +118,14 @@ class RequestCheck(wiring.Component):
                             u = P.UNIT.get(c)
                             m.d.comb += known.eq(1)
                             m.d.sync += [
+                                self.op.eq(1 << list(C).index(c)),
                                 nargs.eq(n),
                                 has_unit.eq(u is not None),
                                 unit4.eq(u == 4),
-                                self.payload_start.eq(P.REQUEST_HEADER + n),
-                                self.unit.eq(4 if u == 4 else 0),
+                                # RUN's argument is PERIOD's new value: the
+                                # executor's payload pass writes it (a unit of 4).
+                                self.payload_start.eq(P.REQUEST_HEADER + (c != C.RUN) * n),
+                                self.unit.eq(4 if u == 4 or c == C.RUN else 0),
                             ]
                 with m.If(self.aborted | (self.length < P.REQUEST_HEADER + P.CRC_BYTES)):
                     finish(S.BAD_FRAME)
@@ -141,7 +157,7 @@ class RequestCheck(wiring.Component):
                 too_many = (ar.count == 0) | (ar.count > count_max_of[region])
                 with m.If((cmd == C.READ_MEM) & too_many):
                     finish(S.BAD_LENGTH)
-                with m.Elif(total > limit):
+                with m.Elif(far | (total > limit)):
                     finish(S.BAD_ADDRESS)
                 with m.Else():
                     finish(S.OK)
@@ -152,24 +168,33 @@ class RequestCheck(wiring.Component):
         g = self.geometry
         cmd = self.header[:8]
         nreg = len(P.registers(g))
-        m.d.sync += [total.eq(0), limit.eq(0)]  # commands without a range pass RANGE
+        assert nreg < 1 << 7 and P.MAX_PAYLOAD // 4 < 1 << 7 and P.MAX_PAYLOAD < 1 << 9
+        low = self.low
+        # Commands without a range pass RANGE.
+        m.d.sync += [total.eq(0), limit.eq(0), self.far.eq(0)]
         m.next = "RANGE"
         with m.Switch(cmd):
             with m.Case(C.READ_REG):
                 rr = a[C.READ_REG]
-                m.d.sync += [total.eq(rr.addr + rr.count), limit.eq(nreg)]
+                m.d.sync += [total.eq(rr.addr[:7] + rr.count[:7]), limit.eq(nreg)]
+                m.d.sync += self.far.eq(rr.addr[7:] != 0)
                 with m.If((rr.count == 0) | (rr.count > P.MAX_PAYLOAD // 4)):
                     finish(S.BAD_LENGTH)
             with m.Case(C.WRITE_REG):
                 addr = a[C.WRITE_REG].addr
-                m.d.sync += [total.eq(addr + plen[2:]), limit.eq(rw[-1] + 1)]
+                m.d.sync += [total.eq(addr[:7] + plen[2:]), limit.eq(rw[-1] + 1)]
+                m.d.sync += self.far.eq(addr[7:] != 0)
                 with m.If(addr < rw[0]):
                     finish(S.BAD_ADDRESS)
             with m.Case(C.READ_MEM, C.WRITE_MEM):
                 ar = a[C.READ_MEM]
                 m.d.sync += self.unit.eq(wb_of[region])
                 with m.If(cmd == C.READ_MEM):
-                    m.d.sync += [total.eq(ar.index + ar.count), limit.eq(depth_of[region])]
+                    m.d.sync += [
+                        total.eq(ar.index[:low] + ar.count[:9]),
+                        limit.eq(depth_of[region]),
+                    ]
+                    m.d.sync += self.far.eq(ar.index[low:] != 0)
                 with m.If((ar.core >= g.cores) | (ar.region >= len(Region))):
                     finish(S.BAD_ADDRESS)
             with m.Case(C.STEP):

@@ -3,29 +3,32 @@
 Protocol: ``spikeloom/protocol.py``: ``cmd | RESPONSE_BIT, tag, status``,
 then ``count`` words of ``wbytes`` bytes each, little-endian, from one
 source: registers (the register file, ``hdl/uart_regs.py``), a memory
-region of the chip (its configuration port), the event FIFO, or TICK.
+region of the chip (its configuration port) or the event FIFO.
 
 Timing: ``start`` for one clock; ``idle`` is high again once the last byte
 is taken by the framer. Bytes go out as fast as the framer takes them
 (one per clock at most); each word is fetched before its first byte: a
 register in 2 (live) or 6 (stored) clocks, a memory word as soon as the
 chip is idle plus its read latency (the strobe ``mem_rvalid``, however many
-clocks it takes), an event or TICK in one clock. Words advance an address
+clocks it takes), an event in one clock. Words advance an address
 register by one (no adder), and the data word is shifted out a byte at a
 time.
 """
 
 import enum
 
-from amaranth.hdl import Array, Const, Module, Signal
+from amaranth.hdl import Array, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from spikeloom import protocol as P
 from spikeloom.defs import REGION_BITS, Geometry, Region
 
-from .uart_framing import resp_layout
+from .uart_framing import NHEADER, resp_layout
 from .uart_regs import RegOp, req_layout
+from .uart_request import header_args, onehot
+
+C, S = P.Command, P.Status
 
 __all__ = ["Response", "Source"]
 
@@ -35,13 +38,12 @@ class Source(enum.IntEnum):
     REG = 1
     MEM = 2
     EVENT = 3
-    TICK = 4
 
 
 class Response(wiring.Component):
     """One response at a time. See the module docstring for timing."""
 
-    def __init__(self, geometry: Geometry):
+    def __init__(self, geometry: Geometry, event_fifo_bits: int):
         g = self.geometry = geometry
         self.addr_bits = max(g.cfg_addr_bits, 8)
         self.word_bits = max(32, g.cfg_data_bits, g.event_layout.size)
@@ -49,12 +51,10 @@ class Response(wiring.Component):
             {
                 "start": In(1),
                 "status": In(8),
-                "cmd": In(8),
-                "tag": In(8),
-                "src": In(Source),
-                "count": In(range(P.MAX_PAYLOAD + 1)),  # words
-                "wbytes": In(4),
-                "base": In(self.addr_bits),  # first register or memory index
+                "header": In(8 * NHEADER),  # the request's
+                "op": In(len(C)),  # its command, one-hot
+                "unit": In(4),  # READ_MEM's word bytes
+                "events_pending": In(event_fifo_bits),
                 "idle": Out(1),
                 "out": Out(stream.Signature(resp_layout)),
                 # Register reads (the register file's request stream).
@@ -68,74 +68,94 @@ class Response(wiring.Component):
                 "mem_addr": Out(g.cfg_addr_bits),
                 "mem_rdata": In(g.cfg_data_bits),
                 "mem_rvalid": In(1),
-                # The event FIFO and TICK.
+                # The event FIFO.
                 "ev_data": In(g.event_layout.size),
                 "ev_re": Out(1),
-                "tick": In(32),
             }
         )
+
+    def data_source(self, m, status, src, wbytes, cur, count):
+        """What an OK response carries, from its command (protocol.Command).
+
+        Sets the source, word count and size and the first index when the
+        response starts.
+        """
+        g = self.geometry
+        a = header_args(self.header)
+        eb = P.event_bytes(g)
+        cap = P.MAX_PAYLOAD // eb
+        level = self.events_pending
+        if cap < 2 ** len(level) - 1:
+            level = Mux(level > cap, cap, level)
+        mx = a[C.READ_EVENTS].max
+        sources = {
+            C.IDENTIFY: (Source.REG, len(P.IDENTITY), 4, 0),
+            C.READ_REG: (Source.REG, a[C.READ_REG].count[:7], 4, a[C.READ_REG].addr),
+            C.READ_MEM: (Source.MEM, a[C.READ_MEM].count[:9], self.unit, a[C.READ_MEM].index),
+            C.STEP: (Source.REG, 1, 4, P.register_map(g)["TICK"]),
+        }
+        few = Mux((mx[len(level) :] == 0) & (mx[: len(level)] < level), mx, level)
+        sources[C.READ_EVENTS] = (Source.EVENT, few, eb, 0)
+        with m.If(self.start):
+            m.d.sync += count.eq(0)
+            with m.Switch(Mux(self.status == S.OK, self.op, 0)):
+                for c, (s, n, wb, base) in sources.items():
+                    with m.Case(onehot(c)):
+                        m.d.sync += [src.eq(s), count.eq(n), wbytes.eq(wb), cur.eq(base)]
 
     def elaborate(self, platform):
         g = self.geometry
         m = Module()
-        status, cmd, tag = Signal(8), Signal(8), Signal(8)
+        status = Signal(8)
+        cmd, tag = self.header[:8], self.header[8:16]  # held until the response is out
         src = Signal(Source)
-        left = Signal(range(P.MAX_PAYLOAD + 1))  # words still to send
+        widx = Signal(range(P.MAX_PAYLOAD + 2))  # the word going out, from 1
+        count = Signal(range(P.MAX_PAYLOAD + 1))  # words to send
         wbytes = Signal(4)
         cur = Signal(self.addr_bits)
         bidx = Signal(4)
         word = Signal(self.word_bits)
         mask_of = Array(Const((1 << g.region_layout(r).size) - 1, g.cfg_data_bits) for r in Region)
         out = self.out
+        m.d.comb += [
+            self.reg.payload.op.eq(RegOp.READ),
+            self.reg.payload.addr.eq(cur),
+            self.mem_addr.eq(cur),
+        ]
 
+        self.data_source(m, status, src, wbytes, cur, count)
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.idle.eq(1)
                 with m.If(self.start):
-                    m.d.sync += [
-                        status.eq(self.status),
-                        cmd.eq(self.cmd),
-                        tag.eq(self.tag),
-                        src.eq(self.src),
-                        left.eq(self.count),
-                        wbytes.eq(self.wbytes),
-                        cur.eq(self.base),
-                        bidx.eq(0),
-                    ]
+                    m.d.sync += [status.eq(self.status), bidx.eq(0), widx.eq(1)]
                     m.next = "HEADER"
             with m.State("HEADER"):
                 m.d.comb += [
                     out.valid.eq(1),
                     out.payload.data.eq(Array([cmd | P.RESPONSE_BIT, tag, status])[bidx[:2]]),
-                    out.payload.last.eq((bidx == 2) & (left == 0)),
+                    out.payload.last.eq((bidx == 2) & (count == 0)),
                 ]
                 with m.If(out.ready):
                     m.d.sync += bidx.eq(bidx + 1)
                     with m.If(bidx == 2):
                         m.d.sync += bidx.eq(0)
                         m.next = "FETCH"
-                        with m.If(left == 0):
+                        with m.If(count == 0):
                             m.next = "IDLE"
             with m.State("FETCH"):
                 with m.Switch(src):
                     with m.Case(Source.REG):
-                        m.d.comb += [
-                            self.reg.valid.eq(1),
-                            self.reg.payload.op.eq(RegOp.READ),
-                            self.reg.payload.addr.eq(cur),
-                        ]
+                        m.d.comb += self.reg.valid.eq(1)
                         with m.If(self.reg.ready):
                             m.next = "REG_WAIT"
                     with m.Case(Source.MEM):
                         with m.If(~self.chip_busy):
-                            m.d.comb += [self.mem_re.eq(1), self.mem_addr.eq(cur)]
+                            m.d.comb += self.mem_re.eq(1)
                             m.next = "MEM_WAIT"
-                    with m.Case(Source.EVENT):
+                    with m.Default():  # Source.EVENT
                         m.d.comb += self.ev_re.eq(1)
                         m.d.sync += word.eq(self.ev_data)
-                        m.next = "SEND"
-                    with m.Default():
-                        m.d.sync += word.eq(self.tick)
                         m.next = "SEND"
             with m.State("REG_WAIT"):
                 with m.If(self.reg_rvalid):
@@ -150,13 +170,13 @@ class Response(wiring.Component):
                 m.d.comb += [
                     out.valid.eq(1),
                     out.payload.data.eq(word[:8]),
-                    out.payload.last.eq((left == 1) & last_byte),
+                    out.payload.last.eq((widx == count) & last_byte),
                 ]
                 with m.If(out.ready):
                     m.d.sync += [word.eq(word[8:]), bidx.eq(bidx + 1)]
                     with m.If(last_byte):
-                        m.d.sync += [bidx.eq(0), left.eq(left - 1), cur.eq(cur + 1)]
+                        m.d.sync += [bidx.eq(0), widx.eq(widx + 1), cur.eq(cur + 1)]
                         m.next = "FETCH"
-                        with m.If(left == 1):
+                        with m.If(widx == count):
                             m.next = "IDLE"
         return m
