@@ -163,7 +163,11 @@ class Link(wiring.Component):
         # on the configuration port (the executor waits while a response goes out).
         m.d.comb += [
             regs.req.valid.eq(ex.reg.valid | resp.reg.valid),
-            regs.req.payload.eq(Mux(resp.reg.valid, resp.reg.payload, ex.reg.payload)),
+            regs.req.payload.op.eq(Mux(resp.reg.valid, resp.reg.payload.op, ex.reg.payload.op)),
+            regs.req.payload.addr.eq(
+                Mux(resp.reg.valid, resp.reg.payload.addr, ex.reg.payload.addr)
+            ),
+            regs.req.payload.data.eq(ex.reg.payload.data),  # the response only reads
             ex.reg.ready.eq(regs.req.ready),
             resp.reg.ready.eq(regs.req.ready),
         ]

@@ -6,19 +6,20 @@ header checked (``hdl/uart_request.py``), runs the command, has the
 response sent (``hdl/uart_response.py``), counts its status and releases
 the frame.
 
-RUN's argument is PERIOD's new value: it goes through the payload passes
-like WRITE_REG's payload.
-
-Timing: header checks 7 clocks; responses and their status count as in
-``hdl/uart_response.py`` and ``hdl/uart_regs.py``. WRITE_REG, WRITE_MEM and INJECT make a
-checking pass over the payload before the executing one, so a bad value
-changes nothing: 2 clocks per byte and one per unit each pass (a unit that
-writes SCRATCH waits 6 clocks for the register file; a memory word waits
-for the chip to be idle; an event for the chip to take it). Memory access
+Timing: the header checks take at most 6 clocks from the closing FLAG.
+WRITE_REG, WRITE_MEM and INJECT make a checking pass over the payload
+before the executing one, so a bad value changes nothing: 2 clocks per
+byte and one per unit each pass (a unit that writes a register waits up to
+6 clocks for the register file; a memory word waits for the chip to be
+idle; an event for the chip to take it). RUN's argument is PERIOD's new
+value: it goes through the passes like WRITE_REG's payload. Memory access
 and SEED wait for the chip to be idle; STEP answers after its last tick,
-STOP after the tick in progress. Free-running ticks (RUN): a tick every
-``PERIOD`` clocks (or back to back), started only while no request
-executes. While a request executes, line bytes queue in the receive FIFO.
+STOP after the tick in progress. Free-running ticks (RUN) start at least
+``PERIOD`` clocks apart (or back to back), only while no request executes.
+The response (``hdl/uart_response.py``) goes out at line rate; its status
+is counted once the framer is idle (a pass of the register file), then the
+frame is released. While a request executes, line bytes queue in the
+receive FIFO.
 """
 
 from amaranth.hdl import Array, Const, Module, Mux, Signal

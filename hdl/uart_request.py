@@ -7,11 +7,13 @@ payload values (register maximum, word padding, events) and of WRITE_MEM's
 end are made by the executor's checking pass (``hdl/uart_exec.py``), which
 reads the payload.
 
-Timing: ``start`` for one clock, then six registered states, one clock each
-(frame, payload length, its check, arguments, ranges, done); ``done`` stays
-high with ``status`` (and ``unit``, ``payload_start``) until the next
-``start``. Each state compares registered values with constants or with one
-registered operand, so no path crosses more than one adder.
+Timing: ``start`` for one clock, then up to five registered states, one
+clock each (frame, payload length, its check, arguments, ranges); the
+first check that fails ends them. ``done`` is high from then with
+``status``, ``op`` (the command, one-hot), ``unit`` and ``payload_start``
+until the next ``start``. Each state compares registered values or header
+bytes with constants or one registered operand (the range sums are on the
+low bits only), so no path crosses more than one short adder.
 """
 
 from amaranth.hdl import Array, Const, Module, Signal
