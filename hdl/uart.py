@@ -98,9 +98,9 @@ class Link(wiring.Component):
 
         # -- registers, checks, executor, response --------------------------------
         m.submodules.regs = regs = RegisterFile(g, link, ev_bits)
-        m.submodules.check = check = RequestCheck(g)
-        m.submodules.exec = ex = Executor(g)
-        m.submodules.resp = resp = Response(g, ev_bits)
+        m.submodules.check = check = RequestCheck(g, ev_bits)
+        m.submodules.exec = ex = Executor(g, check.low)
+        m.submodules.resp = resp = Response(g, check.low)
         m.d.comb += [
             regs.count_timeouts.eq(dfr.timeout),
             regs.count_framing_errors.eq(dfr.framing_error),
@@ -123,6 +123,7 @@ class Link(wiring.Component):
             check.crc_ok.eq(dfr.crc_ok),
             check.header.eq(dfr.header),
             check.running.eq(ex.running),
+            check.events_pending.eq(evq.level),
             check.start.eq(ex.check_start),
         ]
         m.d.comb += [
@@ -137,6 +138,8 @@ class Link(wiring.Component):
             ex.op.eq(check.op),
             ex.unit.eq(check.unit),
             ex.payload_start.eq(check.payload_start),
+            ex.base.eq(check.base),
+            ex.far.eq(check.far),
             ex.period.eq(regs.period),
             ex.busy.eq(chip.busy),
             ex.tick.eq(chip.tick),
@@ -147,7 +150,8 @@ class Link(wiring.Component):
             resp.header.eq(dfr.header),
             resp.op.eq(check.op),
             resp.unit.eq(check.unit),
-            resp.events_pending.eq(evq.level),
+            resp.base.eq(check.base),
+            resp.count.eq(check.count),
             ex.resp_idle.eq(resp.idle & framer.idle),  # the shared CRC is free then
             resp.reg_rdata.eq(regs.rdata),
             resp.reg_rvalid.eq(regs.rvalid),

@@ -22,7 +22,7 @@ frame is released. While a request executes, line bytes queue in the
 receive FIFO.
 """
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Const, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -43,7 +43,7 @@ assert _STATUS_COUNTERS == ["FRAMES_OK", *(s.name for s in S if s != S.OK)] and 
 class Executor(wiring.Component):
     """The link's sequencer. See the module docstring for timing."""
 
-    def __init__(self, geometry: Geometry):
+    def __init__(self, geometry: Geometry, base_bits: int):
         g = self.geometry = geometry
         self.word_bytes = max(4, *(P.word_bytes(g, r) for r in Region))
         super().__init__(
@@ -63,6 +63,8 @@ class Executor(wiring.Component):
                 "op": In(len(C)),  # the command, one-hot (``onehot``)
                 "unit": In(4),
                 "payload_start": In(range(NHEADER + 1)),
+                "base": In(base_bits),  # the first register or memory index
+                "far": In(1),  # ... is past every region
                 # The response.
                 "resp_start": Out(1),
                 "resp_idle": In(1),
@@ -121,11 +123,8 @@ class Executor(wiring.Component):
         acc = Signal(8 * self.word_bytes)
         # The unit's register or memory index: the low bits, and whether the
         # first index was already past every region (WRITE_MEM's end check).
-        cur = Signal(max(g.cfg_addr_bits, 8) + 1)
-        far = ar.index[len(cur) - 1 :] != 0
-        is_wreg = self.op[list(C).index(C.WRITE_REG)]
+        cur = Signal(len(self.base) + 1)
         is_run = self.op[list(C).index(C.RUN)]
-        first = Mux(is_wreg, a[C.WRITE_REG].addr, Mux(is_run, addr_of["PERIOD"], ar.index))
         m.d.comb += [
             self.reg.payload.data.eq(acc[:32]),
             self.cfg_addr.eq(cur),
@@ -139,7 +138,7 @@ class Executor(wiring.Component):
             m.next = "RESP"
 
         def start_pass(checking):
-            m.d.sync += [pos.eq(self.payload_start), scan.eq(checking), k.eq(0), cur.eq(first)]
+            m.d.sync += [pos.eq(self.payload_start), scan.eq(checking), k.eq(0), cur.eq(self.base)]
             m.next = "PASS_RD"
 
         with m.FSM(name="exec") as fsm:
@@ -197,7 +196,7 @@ class Executor(wiring.Component):
                     m.next = "PASS_RD"
             with m.State("PASS_END"):
                 depth_of = Array(Const(g.region_depth(r), len(cur)) for r in Region)
-                past_end = far | (cur > depth_of[self.cfg_region])
+                past_end = self.far | (cur > depth_of[self.cfg_region])
                 is_wmem = self.op[list(C).index(C.WRITE_MEM)]
                 with m.If(~scan):
                     with m.If(is_run):

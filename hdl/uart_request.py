@@ -10,13 +10,14 @@ reads the payload.
 Timing: ``start`` for one clock, then up to five registered states, one
 clock each (frame, payload length, its check, arguments, ranges); the
 first check that fails ends them. ``done`` is high from then with
-``status``, ``op`` (the command, one-hot), ``unit`` and ``payload_start``
-until the next ``start``. Each state compares registered values or header
+``status``, ``op`` (the command, one-hot), ``unit``, ``payload_start``,
+``base`` and ``count`` (what the executor and the response work on) until
+the next ``start``. Each state compares registered values or header
 bytes with constants or one registered operand (the range sums are on the
 low bits only), so no path crosses more than one short adder.
 """
 
-from amaranth.hdl import Array, Const, Module, Signal
+from amaranth.hdl import Array, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -56,8 +57,10 @@ def region_table(g: Geometry, fn, width: int) -> Array:
 class RequestCheck(wiring.Component):
     """The header checks of one request. See the module docstring for timing."""
 
-    def __init__(self, geometry: Geometry):
-        self.geometry = geometry
+    def __init__(self, geometry: Geometry, event_fifo_bits: int):
+        g = self.geometry = geometry
+        #: Index bits of the range check: every region's depth fits below ``1 << low``.
+        self.low = max(max(g.region_depth(r) for r in Region).bit_length(), 8)
         super().__init__(
             {
                 "start": In(1),
@@ -66,12 +69,19 @@ class RequestCheck(wiring.Component):
                 "crc_ok": In(1),
                 "header": In(8 * NHEADER),
                 "running": In(1),
+                "events_pending": In(event_fifo_bits),
                 "done": Out(1),
                 "status": Out(8),
                 "op": Out(len(C)),  # the command, one-hot (``onehot``); 0 if unknown
                 #: Payload unit in bytes (a region word for the memory commands).
                 "unit": Out(4),
                 "payload_start": Out(range(NHEADER + 1)),
+                # The request's first register or memory index (low bits) and count
+                # of words or units, whatever the command; ``far``: the index is
+                # past every region (``1 << low`` or more).
+                "base": Out(self.low),
+                "count": Out(range(P.MAX_PAYLOAD + 1)),
+                "far": Out(1),
             }
         )
 
@@ -88,13 +98,10 @@ class RequestCheck(wiring.Component):
         has_unit = Signal()
         unit4 = Signal()
         plen = Signal(range(-P.MAX_FRAME - 16, P.MAX_FRAME + 2))
-        # The range check: first index + count against one past the last index
-        # allowed, on the low bits; ``far``: the first index is past every limit.
-        # (Counts beyond the low bits fail their own checks first.)
-        self.low = max(max(g.region_depth(r) for r in Region).bit_length(), 8)
-        total = Signal(self.low + 1)
+        # The range check: base + count against one past the last index allowed,
+        # on the low bits (counts beyond them fail their own checks first).
         limit = Signal(self.low + 1)
-        far = self.far = Signal()
+        ranged = Signal()
         ar = a[C.READ_MEM]
         region = ar.region[:REGION_BITS]  # same place in WRITE_MEM's arguments
         wb_of = region_table(g, lambda r: P.word_bytes(g, r), 4)
@@ -154,56 +161,64 @@ class RequestCheck(wiring.Component):
                 with m.Else():
                     m.next = "ARGS"
             with m.State("ARGS"):
-                self.check_args(m, a, rw, plen, total, limit, finish, wb_of, depth_of, region)
+                self.check_args(m, a, rw, plen, limit, ranged, finish, wb_of, depth_of, region)
             with m.State("RANGE"):
                 too_many = (ar.count == 0) | (ar.count > count_max_of[region])
                 with m.If((cmd == C.READ_MEM) & too_many):
                     finish(S.BAD_LENGTH)
-                with m.Elif(far | (total > limit)):
+                with m.Elif(ranged & (self.far | (self.base + self.count > limit))):
                     finish(S.BAD_ADDRESS)
                 with m.Else():
                     finish(S.OK)
         return m
 
-    def check_args(self, m, a, rw, plen, total, limit, finish, wb_of, depth_of, region):
-        """The ARGS state: per-command checks, and the operands of RANGE's check."""
+    def check_args(self, m, a, rw, plen, limit, ranged, finish, wb_of, depth_of, region):
+        """The ARGS state: per-command checks; the base, count and limit of RANGE's check."""
         g = self.geometry
         cmd = self.header[:8]
-        nreg = len(P.registers(g))
+        addr_of = P.register_map(g)
+        nreg = len(addr_of)
         assert nreg < 1 << 7 and P.MAX_PAYLOAD // 4 < 1 << 7 and P.MAX_PAYLOAD < 1 << 9
         low = self.low
-        # Commands without a range pass RANGE.
-        m.d.sync += [total.eq(0), limit.eq(0), self.far.eq(0)]
+        m.d.sync += [self.base.eq(0), self.count.eq(0), ranged.eq(0), self.far.eq(0)]
         m.next = "RANGE"
+        rr, ar = a[C.READ_REG], a[C.READ_MEM]
+        # Events to send: as many as asked for, are there, and fit in the payload.
+        level, cap = self.events_pending, P.MAX_PAYLOAD // P.event_bytes(g)
+        if cap < 2 ** len(level) - 1:
+            level = Mux(level > cap, cap, level)
+        mx = a[C.READ_EVENTS].max
+        few = Mux((mx[len(level) :] == 0) & (mx[: len(level)] < level), mx, level)
         with m.Switch(cmd):
+            with m.Case(C.IDENTIFY):
+                m.d.sync += self.count.eq(len(P.IDENTITY))
             with m.Case(C.READ_REG):
-                rr = a[C.READ_REG]
-                m.d.sync += [total.eq(rr.addr[:7] + rr.count[:7]), limit.eq(nreg)]
-                m.d.sync += self.far.eq(rr.addr[7:] != 0)
+                m.d.sync += [self.base.eq(rr.addr[:7]), self.count.eq(rr.count[:7])]
+                m.d.sync += [limit.eq(nreg), ranged.eq(1), self.far.eq(rr.addr[7:] != 0)]
                 with m.If((rr.count == 0) | (rr.count > P.MAX_PAYLOAD // 4)):
                     finish(S.BAD_LENGTH)
             with m.Case(C.WRITE_REG):
                 addr = a[C.WRITE_REG].addr
-                m.d.sync += [total.eq(addr[:7] + plen[2:]), limit.eq(rw[-1] + 1)]
-                m.d.sync += self.far.eq(addr[7:] != 0)
+                m.d.sync += [self.base.eq(addr[:7]), self.count.eq(plen[2:])]
+                m.d.sync += [limit.eq(rw[-1] + 1), ranged.eq(1), self.far.eq(addr[7:] != 0)]
                 with m.If(addr < rw[0]):
                     finish(S.BAD_ADDRESS)
             with m.Case(C.READ_MEM, C.WRITE_MEM):
-                ar = a[C.READ_MEM]
-                m.d.sync += self.unit.eq(wb_of[region])
+                m.d.sync += [self.unit.eq(wb_of[region]), self.base.eq(ar.index[:low])]
+                m.d.sync += [self.far.eq(ar.index[low:] != 0), limit.eq(depth_of[region])]
                 with m.If(cmd == C.READ_MEM):
-                    m.d.sync += [
-                        total.eq(ar.index[:low] + ar.count[:9]),
-                        limit.eq(depth_of[region]),
-                    ]
-                    m.d.sync += self.far.eq(ar.index[low:] != 0)
+                    m.d.sync += [self.count.eq(ar.count[:9]), ranged.eq(1)]
                 with m.If((ar.core >= g.cores) | (ar.region >= len(Region))):
                     finish(S.BAD_ADDRESS)
             with m.Case(C.STEP):
+                m.d.sync += [self.base.eq(addr_of["TICK"]), self.count.eq(1)]
                 with m.If(self.running):
                     finish(S.BAD_STATE)
+            with m.Case(C.RUN):
+                m.d.sync += self.base.eq(addr_of["PERIOD"])
             with m.Case(C.READ_EVENTS):
-                with m.If(a[C.READ_EVENTS].max == 0):
+                m.d.sync += self.count.eq(few)
+                with m.If(mx == 0):
                     finish(S.BAD_LENGTH)
             with m.Case(C.SEED):
                 with m.If(a[C.SEED].core >= g.cores):

@@ -26,7 +26,7 @@ from spikeloom.defs import REGION_BITS, Geometry, Region
 
 from .uart_framing import NHEADER, resp_layout
 from .uart_regs import RegOp, req_layout
-from .uart_request import header_args, onehot
+from .uart_request import onehot
 
 C, S = P.Command, P.Status
 
@@ -43,9 +43,9 @@ class Source(enum.IntEnum):
 class Response(wiring.Component):
     """One response at a time. See the module docstring for timing."""
 
-    def __init__(self, geometry: Geometry, event_fifo_bits: int):
+    def __init__(self, geometry: Geometry, base_bits: int):
         g = self.geometry = geometry
-        self.addr_bits = max(g.cfg_addr_bits, 8)
+        self.addr_bits = base_bits
         self.word_bits = max(32, g.cfg_data_bits, g.event_layout.size)
         super().__init__(
             {
@@ -54,7 +54,8 @@ class Response(wiring.Component):
                 "header": In(8 * NHEADER),  # the request's
                 "op": In(len(C)),  # its command, one-hot
                 "unit": In(4),  # READ_MEM's word bytes
-                "events_pending": In(event_fifo_bits),
+                "base": In(base_bits),  # the first register or memory index
+                "count": In(range(P.MAX_PAYLOAD + 1)),  # words
                 "idle": Out(1),
                 "out": Out(stream.Signature(resp_layout)),
                 # Register reads (the register file's request stream).
@@ -74,34 +75,23 @@ class Response(wiring.Component):
             }
         )
 
-    def data_source(self, m, status, src, wbytes, cur, count):
-        """What an OK response carries, from its command (protocol.Command).
-
-        Sets the source, word count and size and the first index when the
-        response starts.
-        """
+    def data_source(self, m, src, wbytes, cur, count):
+        """What an OK response carries: source and word size from the command,
+        first index and count from the header checks (``hdl/uart_request.py``)."""
         g = self.geometry
-        a = header_args(self.header)
-        eb = P.event_bytes(g)
-        cap = P.MAX_PAYLOAD // eb
-        level = self.events_pending
-        if cap < 2 ** len(level) - 1:
-            level = Mux(level > cap, cap, level)
-        mx = a[C.READ_EVENTS].max
         sources = {
-            C.IDENTIFY: (Source.REG, len(P.IDENTITY), 4, 0),
-            C.READ_REG: (Source.REG, a[C.READ_REG].count[:7], 4, a[C.READ_REG].addr),
-            C.READ_MEM: (Source.MEM, a[C.READ_MEM].count[:9], self.unit, a[C.READ_MEM].index),
-            C.STEP: (Source.REG, 1, 4, P.register_map(g)["TICK"]),
+            C.IDENTIFY: (Source.REG, 4),
+            C.READ_REG: (Source.REG, 4),
+            C.READ_MEM: (Source.MEM, self.unit),
+            C.STEP: (Source.REG, 4),
+            C.READ_EVENTS: (Source.EVENT, P.event_bytes(g)),
         }
-        few = Mux((mx[len(level) :] == 0) & (mx[: len(level)] < level), mx, level)
-        sources[C.READ_EVENTS] = (Source.EVENT, few, eb, 0)
         with m.If(self.start):
-            m.d.sync += count.eq(0)
+            m.d.sync += [count.eq(0), cur.eq(self.base)]
             with m.Switch(Mux(self.status == S.OK, self.op, 0)):
-                for c, (s, n, wb, base) in sources.items():
+                for c, (s, wb) in sources.items():
                     with m.Case(onehot(c)):
-                        m.d.sync += [src.eq(s), count.eq(n), wbytes.eq(wb), cur.eq(base)]
+                        m.d.sync += [src.eq(s), count.eq(self.count), wbytes.eq(wb)]
 
     def elaborate(self, platform):
         g = self.geometry
@@ -123,7 +113,7 @@ class Response(wiring.Component):
             self.mem_addr.eq(cur),
         ]
 
-        self.data_source(m, status, src, wbytes, cur, count)
+        self.data_source(m, src, wbytes, cur, count)
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.idle.eq(1)
