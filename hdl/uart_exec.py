@@ -16,6 +16,7 @@ value: it goes through the passes like WRITE_REG's payload. Memory access
 and SEED wait for the chip to be idle; STEP answers after its last tick,
 STOP after the tick in progress. Free-running ticks (RUN) start at least
 ``PERIOD`` clocks apart (or back to back), only while no request executes.
+``tick_start`` is a flip-flop: a tick starts the clock after it is decided.
 The response (``hdl/uart_response.py``) goes out at line rate; its status
 is counted once the framer is idle (a pass of the register file), then the
 frame is released. While a request executes, line bytes queue in the
@@ -76,7 +77,7 @@ class Executor(wiring.Component):
                 "tick_done": Out(1),  # a tick is over (TICK counts it)
                 # The chip.
                 "soft_reset": Out(1),
-                "tick_start": Out(1),
+                "tick_start": Out(1),  # a flip-flop (the chip's barrier starts from it)
                 "busy": In(1),
                 "tick": In(g.tick_bits),
                 "host_in": Out(stream.Signature(g.axon_event_layout)),
@@ -110,9 +111,10 @@ class Executor(wiring.Component):
         with m.If(self.soft_reset):
             m.d.sync += tick_q.eq(0)  # the chip's tick restarts at 0 too
         m.d.comb += self.tick_done.eq(self.tick != tick_q)
+        start = Signal()  # a tick starts: ``tick_start`` the next clock
         # STEP's ticks started, or RUN's clocks since the last tick started
         # (STEP is refused while running free).
-        left = Signal(32)
+        counted = Signal(32)
 
         # -- the payload passes ------------------------------------------------------
         scan = Signal()  # checking pass (1) or executing pass (0)
@@ -121,8 +123,8 @@ class Executor(wiring.Component):
         pos = Signal(range(P.MAX_FRAME + 2))
         k = Signal(4)  # byte within unit
         acc = Signal(8 * self.word_bytes)
-        # The unit's register or memory index: the low bits, and whether the
-        # first index was already past every region (WRITE_MEM's end check).
+        # The unit's register or memory index, on the low bits (``far``: the
+        # first one is past every region already, for WRITE_MEM's end check).
         cur = Signal(len(self.base) + 1)
         is_run = self.op[list(C).index(C.RUN)]
         m.d.comb += [
@@ -153,7 +155,7 @@ class Executor(wiring.Component):
                     with m.If(self.check_status != S.OK):
                         respond(self.check_status)
                     with m.Else():
-                        self.dispatch(m, a, respond, start_pass, left)
+                        self.dispatch(m, a, respond, start_pass, counted)
             with m.State("RESET"):
                 self.reg_request(m, RegOp.CLEAR, addr_of["TICK"])
                 with m.If(self.reg.ready):
@@ -213,11 +215,11 @@ class Executor(wiring.Component):
 
             # ---- STEP, STOP and SEED ------------------------------------------------
             with m.State("STEP"):
-                with m.If(left == a[C.STEP].ticks):
+                with m.If(counted == a[C.STEP].ticks):
                     respond(S.OK)
                 with m.Elif(~self.busy):
-                    m.d.comb += self.tick_start.eq(1)
-                    m.d.sync += left.eq(left + 1)
+                    m.d.comb += start.eq(1)
+                    m.d.sync += counted.eq(counted + 1)
                     m.next = "STEP_WAIT"
             with m.State("STEP_WAIT"):
                 with m.If(self.tick_done):
@@ -244,7 +246,8 @@ class Executor(wiring.Component):
                 m.d.comb += self.release.eq(1)
                 m.next = "RECV"
 
-        self.free_run(m, fsm.ongoing("RECV"), left)
+        self.free_run(m, fsm.ongoing("RECV"), counted, start)
+        m.d.sync += self.tick_start.eq(start)
         return m
 
     def reg_request(self, m, op, addr):
@@ -255,7 +258,7 @@ class Executor(wiring.Component):
             self.reg.payload.addr.eq(addr),
         ]
 
-    def dispatch(self, m, a, respond, start_pass, left):
+    def dispatch(self, m, a, respond, start_pass, counted):
         """A request that passed the header checks: start its command."""
         with m.Switch(self.op):
             with m.Case(onehot(C.IDENTIFY), onehot(C.READ_REG), onehot(C.READ_MEM)):
@@ -263,7 +266,7 @@ class Executor(wiring.Component):
             with m.Case(*(onehot(c) for c in (C.WRITE_REG, C.WRITE_MEM, C.INJECT, C.RUN))):
                 start_pass(1)
             with m.Case(onehot(C.STEP)):
-                m.d.sync += left.eq(0)
+                m.d.sync += counted.eq(0)
                 m.next = "STEP"
             with m.Case(onehot(C.STOP)):
                 m.d.sync += self.running.eq(0)
@@ -312,14 +315,15 @@ class Executor(wiring.Component):
             with m.Case(onehot(C.INJECT)):
                 m.d.comb += [self.host_in.valid.eq(1), done.eq(self.host_in.ready)]
 
-    def free_run(self, m, between, since):
+    def free_run(self, m, between, since, start):
         """RUN: ticks at least ``period`` clocks apart, started only between requests.
 
         ``since`` counts the clocks since a tick started.
         """
         with m.If(self.running):
-            with m.If(between & ~self.busy & (since >= self.period)):
-                m.d.comb += self.tick_start.eq(1)
+            # Not while the last start is on its way to the chip (not busy yet).
+            with m.If(between & ~self.busy & ~self.tick_start & (since >= self.period)):
+                m.d.comb += start.eq(1)
                 m.d.sync += since.eq(1)
             with m.Else():
                 m.d.sync += since.eq(since + 1)

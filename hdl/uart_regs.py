@@ -11,20 +11,23 @@ Two kinds of register:
   EVENTS_PENDING, the chip counters, CARRIED and STALLED.
 
 Requests (``req``: READ, WRITE, INC or CLEAR of one register) are taken
-one at a time. A live register answers a READ on ``rdata`` with ``rvalid``
-the clock after it is taken. A stored register is read, changed and
-written back byte by byte through one shared 8-bit adder: the pass takes 6
-clocks, ``rvalid`` (READ) on the last. INC adds 1 (the status counters,
-once a response is out), CLEAR writes 0 (RESET's TICK and EVENTS_DROPPED);
-a WRITE of EPISODE pulses ``episode_restart`` when it is taken.
+one at a time, in one clock (``ready`` depends on this block's flip-flops
+only), and decoded the next. A live register's READ then selects it with a
+registered one-hot select: ``rvalid`` 3 clocks after the request is taken.
+A stored register is read, changed and written back byte by byte through
+one shared 8-bit adder: a pass of 5 more clocks, ``rvalid`` (READ) on the
+last. INC adds 1 (the status counters, once a response is out), CLEAR
+writes 0 (RESET's TICK and EVENTS_DROPPED); a WRITE of EPISODE pulses
+``episode_restart`` the clock after it is taken.
 
 Counters of events outside the request flow (TICK, TIMEOUTS,
 FRAMING_ERRORS, OVERRUNS, EVENTS_DROPPED; up to one per clock) first count
-in pending registers. A READ or CLEAR of such a counter adds or drops
-its pending count in its own pass, so a read is exact; otherwise pending
-counts are added in turn, a pass between two requests at least, so each
-is added within 2 * 5 passes (60 clocks) and cannot overflow (the widths
-of ``ASYNC_COUNTERS`` hold the most events of 64 clocks).
+in pending registers. A READ or CLEAR of such a counter adds or drops its
+pending count in its own pass, so a read is exact; otherwise pending counts
+are added in turn, a pass of 6 clocks with at most one request (7 clocks)
+between two of them, so each is taken within 5 * 13 clocks of its first
+event and cannot overflow (the widths of ``ASYNC_COUNTERS`` hold the most
+events of 70 clocks).
 """
 
 import enum
@@ -51,9 +54,17 @@ req_layout = data.StructLayout({"op": unsigned(2), "addr": unsigned(8), "data": 
 #: Stored counters counted as events happen, not per response, and the width
 #: of their pending counts: events up to one per clock (EVENTS_DROPPED), one
 #: per tick (2 clocks at least), one per line character (at least 40 clocks).
-ASYNC_COUNTERS = {"TICK": 5, "TIMEOUTS": 2, "FRAMING_ERRORS": 2, "OVERRUNS": 2, "EVENTS_DROPPED": 8}
+ASYNC_COUNTERS = {"TICK": 6, "TIMEOUTS": 2, "FRAMING_ERRORS": 2, "OVERRUNS": 2, "EVENTS_DROPPED": 8}
 #: Registers read from where they are kept (the others are stored in the block RAM).
 LIVE = ("RUNNING", "PHASE", "LAST_TICK_CYCLES", "EVENTS_PENDING")
+
+
+def or_all(values):
+    """The bitwise OR of ``values``, as a balanced tree."""
+    values = list(values)
+    while len(values) > 1:
+        values = [a | b for a, b in zip(values[::2], values[1::2])] + values[len(values) & ~1 :]
+    return values[0]
 
 
 class RegisterFile(wiring.Component):
@@ -107,6 +118,11 @@ class RegisterFile(wiring.Component):
         addr_of = P.register_map(self.geometry)
         live = self.live_values()
         assert set(LIVE) <= set(live)
+        self.live_sel = Signal(len(live))
+        self.live_value = Signal(32)
+        m.d.comb += self.live_value.eq(
+            or_all(Mux(self.live_sel[i], v, 0) for i, v in enumerate(live.values()))
+        )
         ident = dict(zip((n for n, _ in P.IDENTITY), P.identity(self.geometry, self.link).words()))
         init = [0] * (4 * 64)
         for name, word in ident.items():
@@ -122,7 +138,10 @@ class RegisterFile(wiring.Component):
         wdata = Signal(32)
         delta = Signal(8)
         silent = Signal()  # a pending count's pass: no rvalid
-        step = self.step = Signal(range(6))  # 0: idle; 1..4 read byte s - 1; 2..5 write s - 2
+        # 0: idle; 1..5: the byte pass (read byte s - 1, write byte s - 2);
+        # DECODE: a request taken the clock before; LIVE: a live register's read.
+        step = Signal(range(8))
+        DECODE, LIVE_READ = 6, 7
         carry = Signal()
         turn = Signal()  # 1: a pending count's pass goes before the next request
 
@@ -136,40 +155,33 @@ class RegisterFile(wiring.Component):
         m.d.comb += nonzero.eq(Cat(*[p != 0 for p in pend]))
         m.d.comb += self.busy.eq(nonzero.any() | (step != 0))
         ptr = Signal(range(len(ASYNC_COUNTERS)))  # the pending count whose turn it is
-        req_sel = Signal(range(len(ASYNC_COUNTERS) + 1))  # the request's, or none
-        m.d.comb += req_sel.eq(len(ASYNC_COUNTERS))
-        with m.Switch(req.addr):
-            for i, n in enumerate(ASYNC_COUNTERS):
-                with m.Case(addr_of[n]):
-                    m.d.comb += req_sel.eq(i)
-        flush = Signal()
-        m.d.comb += flush.eq((step == 0) & nonzero.any() & (turn | ~self.req.valid))
-        sel = Mux(flush, ptr, req_sel)
-        pend_sel = Array([*pend, Const(0, 8)])[sel]
-        async_addr = Array(Const(addr_of[n], 8) for n in ASYNC_COUNTERS)[ptr]
 
         m.d.sync += self.rvalid.eq(0)
-        with m.If(flush):
-            m.d.sync += ptr.eq(ptr + 1)
-            with m.If(nonzero.bit_select(ptr, 1)):
-                m.d.comb += take.eq(1 << ptr)
-                m.d.sync += [op.eq(RegOp.INC), addr.eq(async_addr), silent.eq(1), step.eq(1)]
-                m.d.sync += [carry.eq(0), delta.eq(pend_sel), turn.eq(0)]
-        with m.Elif(step == 0):
-            m.d.comb += self.req.ready.eq(1)
-            with m.If(self.req.valid):
-                m.d.sync += turn.eq(1)
-                with m.If((req.op == RegOp.READ) | (req.op == RegOp.CLEAR)):
-                    m.d.comb += take.eq(Mux(req_sel < len(pend), 1 << req_sel, 0))
-                self.take_request(m, req, live, addr_of)
+        with m.If(step == 0):
+            # ``ready`` depends on this block's flip-flops only (a short path).
+            m.d.comb += self.req.ready.eq(~(turn & nonzero.any()))
+            with m.If(nonzero.any() & (turn | ~self.req.valid)):
+                m.d.sync += ptr.eq(ptr + 1)
+                with m.If(nonzero.bit_select(ptr, 1)):
+                    m.d.comb += take.eq(1 << ptr)
+                    async_addr = Array(Const(addr_of[n], 6) for n in ASYNC_COUNTERS)
+                    m.d.sync += [op.eq(RegOp.INC), addr.eq(async_addr[ptr]), silent.eq(1)]
+                    m.d.sync += [step.eq(1), carry.eq(0), delta.eq(Array(pend)[ptr])]
+                    m.d.sync += turn.eq(0)
+            with m.Elif(self.req.valid):
                 m.d.sync += [op.eq(req.op), addr.eq(req.addr), wdata.eq(req.data), silent.eq(0)]
-                m.d.sync += [carry.eq(0), delta.eq(Mux(req.op == RegOp.INC, 1, pend_sel))]
+                m.d.sync += [turn.eq(1), step.eq(DECODE)]
+        with m.If(step == DECODE):
+            self.decode(m, op, addr, wdata, live, addr_of, pend, take, delta, step, LIVE_READ)
+            m.d.sync += carry.eq(0)
+        with m.If(step == LIVE_READ):
+            m.d.sync += [self.rdata.eq(self.live_value), self.rvalid.eq(1), step.eq(0)]
 
         # -- the byte pass: one shared 8-bit adder -----------------------------------
         m.d.comb += rd.addr.eq(Cat((step - 1)[:2], addr))
-        with m.If(step != 0):
+        with m.If((step >= 1) & (step <= 5)):
             m.d.sync += step.eq(Mux(step == 5, 0, step + 1))
-        with m.If(step >= 2):
+        with m.If((step >= 2) & (step <= 5)):
             b = Signal(2)
             m.d.comb += b.eq(step - 2)
             total = Signal(9)
@@ -195,31 +207,35 @@ class RegisterFile(wiring.Component):
                 m.d.sync += self.rvalid.eq((op == RegOp.READ) & ~silent)
         return m
 
-    def take_request(self, m, req, live, addr_of):
-        """A request taken: a live register at once, a stored one through a byte pass.
+    def decode(self, m, op, addr, wdata, live, addr_of, pend, take, delta, step, live_read):
+        """The clock after a request is taken: a live register's read, or a byte pass.
 
         READ and INC add (the pending count, or 1), WRITE writes, CLEAR writes 0.
+        A live read selects its value with a registered one-hot select, so the
+        next clock's read is an AND-OR of flip-flops.
         """
+        sel = Signal(len(live))
         is_live = Signal()
-        with m.Switch(req.addr):
-            for name in live:
-                with m.Case(addr_of[name]):
-                    m.d.comb += is_live.eq(1)
-        with m.If(~is_live):
-            m.d.sync += self.step.eq(1)
+        for i, name in enumerate(live):
+            with m.If(addr == addr_of[name]):
+                m.d.comb += [is_live.eq(1), sel[i].eq(1)]
+        m.d.sync += self.live_sel.eq(sel)
+        pending = Signal(8)
+        for i, name in enumerate(ASYNC_COUNTERS):
+            with m.If(addr == addr_of[name]):
+                m.d.comb += pending.eq(pend[i])
+                with m.If((op == RegOp.READ) | (op == RegOp.CLEAR)):
+                    m.d.comb += take[i].eq(1)
+        with m.If(is_live):
+            m.d.sync += step.eq(Mux(op == RegOp.READ, live_read, 0))
         with m.Else():
-            m.d.sync += self.rvalid.eq(1)
-            with m.Switch(req.addr):
-                for name, value in live.items():
-                    with m.Case(addr_of[name]):
-                        m.d.sync += self.rdata.eq(value)
+            m.d.sync += [step.eq(1), delta.eq(Mux(op == RegOp.INC, 1, pending))]
         # Write-through: the flip-flops of the registers that drive something.
-        with m.If(req.op == RegOp.WRITE):
+        with m.If(op == RegOp.WRITE):
             shadows = {"PERIOD": self.period}
             shadows.update({n: getattr(self.learn, f) for n, f in P.LEARN_REGISTERS.items()})
-            with m.Switch(req.addr):
-                for name, sig in shadows.items():
-                    with m.Case(addr_of[name]):
-                        m.d.sync += sig.eq(req.data)
-                        if name == "EPISODE":
-                            m.d.comb += self.episode_restart.eq(1)
+            for name, sig in shadows.items():
+                with m.If(addr == addr_of[name]):
+                    m.d.sync += sig.eq(wdata)
+                    if name == "EPISODE":
+                        m.d.comb += self.episode_restart.eq(1)
