@@ -6,7 +6,7 @@ header checked (``hdl/uart_request.py``), runs the command, has the
 response sent (``hdl/uart_response.py``), counts its status and releases
 the frame.
 
-Timing: the header checks take at most 6 clocks from the closing FLAG.
+Timing: the header checks take at most 7 clocks from the closing FLAG.
 WRITE_REG, WRITE_MEM and INJECT make a checking pass over the payload
 before the executing one, so a bad value changes nothing: 2 clocks per
 byte and one per unit each pass (a unit that writes a register waits up to
@@ -23,7 +23,7 @@ frame is released. While a request executes, line bytes queue in the
 receive FIFO.
 """
 
-from amaranth.hdl import Array, Const, Module, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -31,7 +31,7 @@ from spikeloom import protocol as P
 from spikeloom.defs import REGION_BITS, Geometry, Region
 
 from .uart_framing import NHEADER
-from .uart_regs import RegOp, req_layout
+from .uart_regs import RegOp, or_all, req_layout
 from .uart_request import header_args, onehot
 
 __all__ = ["Executor"]
@@ -110,15 +110,20 @@ class Executor(wiring.Component):
         m.d.sync += tick_q.eq(self.tick)
         with m.If(self.soft_reset):
             m.d.sync += tick_q.eq(0)  # the chip's tick restarts at 0 too
-        m.d.comb += self.tick_done.eq(self.tick != tick_q)
+        m.d.sync += self.tick_done.eq(self.tick != tick_q)  # a clock late: a short path
         start = Signal()  # a tick starts: ``tick_start`` the next clock
         # STEP's ticks started, or RUN's clocks since the last tick started
         # (STEP is refused while running free).
         counted = Signal(32)
+        # Its comparisons, registered (short paths): STEP's ticks all started,
+        # RUN's period over.
+        all_started, due = Signal(), Signal()
+        m.d.sync += [all_started.eq(counted == a[C.STEP].ticks), due.eq(counted >= self.period)]
 
         # -- the payload passes ------------------------------------------------------
         scan = Signal()  # checking pass (1) or executing pass (0)
         bad = Signal()  # the checking pass found a bad value, word or event
+        checked = Signal()  # a unit checked the clock before: take its verdict
         end = Signal(range(P.MAX_FRAME + 2))
         pos = Signal(range(P.MAX_FRAME + 2))
         k = Signal(4)  # byte within unit
@@ -131,9 +136,23 @@ class Executor(wiring.Component):
             self.reg.payload.data.eq(acc[:32]),
             self.cfg_addr.eq(cur),
             self.cfg_wdata.eq(acc),
-            self.host_in.payload.core.eq(P.INJECT_EVENT(acc[:32]).core),
-            self.host_in.payload.axon.eq(P.INJECT_EVENT(acc[:32]).axon),
         ]
+
+        # INJECT's events wait in a register for the chip (so no path runs from
+        # the chip's ``ready`` into this block's state); ``past_end``, WRITE_MEM's
+        # end check, is registered too (``cur`` is steady the clock before).
+        ev_full = Signal()
+        m.d.comb += self.host_in.valid.eq(ev_full)
+        with m.If(self.host_in.ready):
+            m.d.sync += ev_full.eq(0)
+        depth_of = Array(Const(g.region_depth(r), len(cur)) for r in Region)
+        past_end = Signal()
+        m.d.sync += past_end.eq(self.far | (cur > depth_of[self.cfg_region]))
+
+        verdict = Signal()
+        m.d.sync += [verdict.eq(self.unit_bad(m, acc, cur)), checked.eq(0)]
+        with m.If(checked & verdict):
+            m.d.sync += bad.eq(1)
 
         def respond(status):
             m.d.sync += self.resp_status.eq(status)
@@ -190,17 +209,17 @@ class Executor(wiring.Component):
                 done = Signal()
                 with m.If(scan):
                     m.d.comb += done.eq(1)
-                    self.check_unit(m, acc, cur, bad)
+                    m.d.sync += checked.eq(1)
                 with m.Else():
-                    self.execute_unit(m, acc, cur, done)
+                    self.execute_unit(m, acc, cur, done, ev_full)
                 with m.If(done):
                     m.d.sync += cur.eq(cur + 1)
                     m.next = "PASS_RD"
             with m.State("PASS_END"):
-                depth_of = Array(Const(g.region_depth(r), len(cur)) for r in Region)
-                past_end = self.far | (cur > depth_of[self.cfg_region])
                 is_wmem = self.op[list(C).index(C.WRITE_MEM)]
-                with m.If(~scan):
+                with m.If(~scan & ev_full):
+                    pass  # the last event is not taken yet
+                with m.Elif(~scan):
                     with m.If(is_run):
                         m.d.sync += self.running.eq(1)
                     respond(S.OK)
@@ -215,12 +234,14 @@ class Executor(wiring.Component):
 
             # ---- STEP, STOP and SEED ------------------------------------------------
             with m.State("STEP"):
-                with m.If(counted == a[C.STEP].ticks):
+                with m.If(all_started):
                     respond(S.OK)
                 with m.Elif(~self.busy):
                     m.d.comb += start.eq(1)
                     m.d.sync += counted.eq(counted + 1)
                     m.next = "STEP_WAIT"
+            with m.State("STEP_ARM"):  # all_started follows counted = 0
+                m.next = "STEP"
             with m.State("STEP_WAIT"):
                 with m.If(self.tick_done):
                     m.next = "STEP"
@@ -246,7 +267,7 @@ class Executor(wiring.Component):
                 m.d.comb += self.release.eq(1)
                 m.next = "RECV"
 
-        self.free_run(m, fsm.ongoing("RECV"), counted, start)
+        self.free_run(m, fsm.ongoing("RECV"), counted, due, start)
         m.d.sync += self.tick_start.eq(start)
         return m
 
@@ -267,7 +288,7 @@ class Executor(wiring.Component):
                 start_pass(1)
             with m.Case(onehot(C.STEP)):
                 m.d.sync += counted.eq(0)
-                m.next = "STEP"
+                m.next = "STEP_ARM"
             with m.Case(onehot(C.STOP)):
                 m.d.sync += self.running.eq(0)
                 m.next = "QUIET"
@@ -280,30 +301,32 @@ class Executor(wiring.Component):
                 m.d.sync += self.running.eq(0)
                 m.next = "RESET"
 
-    def check_unit(self, m, acc, cur, bad):
-        """The checking pass: is this unit's value, word or event allowed?"""
+    def unit_bad(self, m, acc, cur):
+        """Is the unit in ``acc`` a value, word or event the checking pass refuses?
+
+        Balanced logic of ``acc``, registered by the caller (a short path).
+        """
         g = self.geometry
         addr_of = P.register_map(g)
-        mask_of = Array(Const((1 << g.region_layout(r).size) - 1, len(acc)) for r in Region)
-        limited: dict[int, list[int]] = {}
+        is_ = {c: self.op[list(C).index(c)] for c in (C.WRITE_REG, C.WRITE_MEM, C.INJECT)}
+        # WRITE_REG: a value over its register's maximum.
+        over = Signal()
         for name, top in P.REGISTER_MAX.items():
-            limited.setdefault(top, []).append(addr_of[name])
-        with m.Switch(self.op):
-            with m.Case(onehot(C.WRITE_REG)):
-                with m.Switch(cur[:8]):
-                    for top, addrs in limited.items():
-                        with m.Case(*addrs):
-                            with m.If(acc[:32] > top):
-                                m.d.sync += bad.eq(1)
-            with m.Case(onehot(C.WRITE_MEM)):
-                with m.If((acc & ~mask_of[self.cfg_region]) != 0):
-                    m.d.sync += bad.eq(1)
-            with m.Case(onehot(C.INJECT)):
-                ev = P.INJECT_EVENT(acc[:32])
-                with m.If((ev.core >= g.cores) | (ev.axon >= g.axons)):
-                    m.d.sync += bad.eq(1)
+            with m.If(cur[:8] == addr_of[name]):
+                m.d.comb += over.eq(acc[:32] > top)
+        # WRITE_MEM: padding bits set (the bits of the region's word bytes past its layout).
+        pad = []
+        for i in range(len(acc)):
+            regions = [r for r in Region if g.region_layout(r).size <= i]
+            if regions:
+                pad.append(acc[i] & Cat(*[self.cfg_region == r for r in regions]).any())
+        padded = or_all(pad) if pad else Const(0)
+        # INJECT: an event for a core or axon that does not exist.
+        ev = P.INJECT_EVENT(acc[:32])
+        missing = (ev.core >= g.cores) | (ev.axon >= g.axons)
+        return (is_[C.WRITE_REG] & over) | (is_[C.WRITE_MEM] & padded) | (is_[C.INJECT] & missing)
 
-    def execute_unit(self, m, acc, cur, done):
+    def execute_unit(self, m, acc, cur, done, ev_full):
         """The executing pass: write the register or memory word, or send the event."""
         with m.Switch(self.op):
             with m.Case(onehot(C.WRITE_REG), onehot(C.RUN)):
@@ -313,16 +336,24 @@ class Executor(wiring.Component):
                 with m.If(~self.busy):
                     m.d.comb += [done.eq(1), self.cfg_we.eq(1)]
             with m.Case(onehot(C.INJECT)):
-                m.d.comb += [self.host_in.valid.eq(1), done.eq(self.host_in.ready)]
+                ev = P.INJECT_EVENT(acc[:32])
+                m.d.comb += done.eq(~ev_full)
+                with m.If(~ev_full):
+                    m.d.sync += [
+                        ev_full.eq(1),
+                        self.host_in.payload.core.eq(ev.core),
+                        self.host_in.payload.axon.eq(ev.axon),
+                    ]
 
-    def free_run(self, m, between, since, start):
+    def free_run(self, m, between, since, due, start):
         """RUN: ticks at least ``period`` clocks apart, started only between requests.
 
-        ``since`` counts the clocks since a tick started.
+        ``since`` counts the clocks since a tick started; ``due``: it was at least
+        ``period`` the clock before.
         """
         with m.If(self.running):
             # Not while the last start is on its way to the chip (not busy yet).
-            with m.If(between & ~self.busy & ~self.tick_start & (since >= self.period)):
+            with m.If(between & ~self.busy & ~self.tick_start & due):
                 m.d.comb += start.eq(1)
                 m.d.sync += since.eq(1)
             with m.Else():

@@ -13,7 +13,9 @@ the next. A frame cut short by an idle line (``timeout_bits`` bit times
 with no character) is dropped (``timeout`` for one clock).
 
 :class:`Framer` sends a response: FLAG, the stuffed bytes and CRC, FLAG;
-one line byte per clock when ``out`` is ready, an escaped byte takes two.
+one line byte per clock when ``out`` is ready, an escaped byte takes two;
+it takes each response byte into a register first (``inp.ready`` the clock
+after the byte before went out).
 
 The two share one CRC processor (``share_crc``): the deframer holds a
 request until its response is out, so they never need it at once.
@@ -215,21 +217,28 @@ class Framer(wiring.Component):
             m.d.comb += [self.out.valid.eq(1), self.out.payload.eq(P.FLAG)]
             return self.out.ready
 
+        # The next response byte, held in a register: the stuffing logic and the
+        # line see a flip-flop, and ``inp.ready`` is one too (short paths).
+        held = Signal(resp_layout)
+        full = Signal()
+        m.d.comb += self.inp.ready.eq(~full)
+        with m.If(self.inp.valid & ~full):
+            m.d.sync += [held.eq(self.inp.payload), full.eq(1)]
         with m.FSM():
             with m.State("IDLE"):
-                m.d.comb += self.idle.eq(1)
-                with m.If(self.inp.valid):
+                m.d.comb += self.idle.eq(~full)
+                with m.If(full):
                     with m.If(flag()):
                         m.d.comb += crc16.start.eq(1)
                         m.next = "DATA"
             with m.State("DATA"):
-                byte = self.inp.payload.data
-                with m.If(self.inp.valid):
-                    with m.If(emit(byte)):
-                        m.d.comb += [self.inp.ready.eq(1), crc16.valid.eq(1)]
-                        with m.If(self.inp.payload.last):
+                m.d.comb += crc16.data.eq(held.data)
+                with m.If(full):
+                    with m.If(emit(held.data)):
+                        m.d.comb += crc16.valid.eq(1)
+                        m.d.sync += full.eq(0)
+                        with m.If(held.last):
                             m.next = "CRC_HI"
-                m.d.comb += crc16.data.eq(byte)
             with m.State("CRC_HI"):
                 with m.If(emit(crc16.crc[8:])):
                     m.next = "CRC_LO"

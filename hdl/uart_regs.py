@@ -157,10 +157,16 @@ class RegisterFile(wiring.Component):
         ptr = Signal(range(len(ASYNC_COUNTERS)))  # the pending count whose turn it is
 
         m.d.sync += self.rvalid.eq(0)
+        # A pending count's pass, or the request's turn: decided from this block's
+        # flip-flops only (``waiting``: a request was there the clock before), so
+        # no path runs from a requester through here.
+        waiting = Signal()
+        m.d.sync += waiting.eq(self.req.valid & ~self.req.ready)
+        flush = Signal()
+        m.d.comb += flush.eq(nonzero.any() & (turn | ~waiting))
         with m.If(step == 0):
-            # ``ready`` depends on this block's flip-flops only (a short path).
-            m.d.comb += self.req.ready.eq(~(turn & nonzero.any()))
-            with m.If(nonzero.any() & (turn | ~self.req.valid)):
+            m.d.comb += self.req.ready.eq(~flush)
+            with m.If(flush):
                 m.d.sync += ptr.eq(ptr + 1)
                 with m.If(nonzero.bit_select(ptr, 1)):
                     m.d.comb += take.eq(1 << ptr)

@@ -7,17 +7,17 @@ payload values (register maximum, word padding, events) and of WRITE_MEM's
 end are made by the executor's checking pass (``hdl/uart_exec.py``), which
 reads the payload.
 
-Timing: ``start`` for one clock, then up to five registered states, one
-clock each (frame, payload length, its check, arguments, ranges); the
-first check that fails ends them. ``done`` is high from then with
-``status``, ``op`` (the command, one-hot), ``unit``, ``payload_start``,
-``base`` and ``count`` (what the executor and the response work on) until
-the next ``start``. Each state compares registered values or header
-bytes with constants or one registered operand (the range sums are on the
-low bits only), so no path crosses more than one short adder.
+Timing: ``start`` for one clock, then up to six states, one clock each
+(frame, payload length, its check, arguments, range sum, range check):
+each state registers its checks' results and the next one decides, so the
+first check that fails ends them (the frame checks after 2 clocks, the last
+after 6). ``done`` is high from then with ``status``, ``op`` (the command,
+one-hot), ``unit``, ``payload_start``, ``base`` and ``count`` (what the
+executor and the response work on) until the next ``start``. Every path
+is a compare of registered values or header bytes, or one short adder.
 """
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -112,6 +112,11 @@ class RequestCheck(wiring.Component):
             m.d.sync += self.status.eq(status)
             m.next = "DONE"
 
+        # Check results, registered one state before they decide (short paths).
+        frame_bad = Signal(4)  # BAD_FRAME, TOO_LONG, BAD_CRC, BAD_COMMAND, in order
+        arg_bad = Signal(3)  # BAD_STATE, BAD_LENGTH, BAD_ADDRESS (one per command)
+        too_many, total = Signal(), Signal(self.low + 1)
+        is_rmem = self.op[list(C).index(C.READ_MEM)]
         with m.FSM():
             with m.State("DONE"):
                 m.d.comb += self.done.eq(1)
@@ -136,19 +141,21 @@ class RequestCheck(wiring.Component):
                                 self.payload_start.eq(P.REQUEST_HEADER + (c != C.RUN) * n),
                                 self.unit.eq(4 if u == 4 or c == C.RUN else 0),
                             ]
-                with m.If(self.aborted | (self.length < P.REQUEST_HEADER + P.CRC_BYTES)):
-                    finish(S.BAD_FRAME)
-                with m.Elif(self.length > P.MAX_FRAME):
-                    finish(S.TOO_LONG)
-                with m.Elif(~self.crc_ok):
-                    finish(S.BAD_CRC)
-                with m.Elif(~known):
-                    finish(S.BAD_COMMAND)
-                with m.Else():
-                    m.next = "PLEN"
+                m.d.sync += frame_bad.eq(
+                    Cat(
+                        self.aborted | (self.length < P.REQUEST_HEADER + P.CRC_BYTES),
+                        self.length > P.MAX_FRAME,
+                        ~self.crc_ok,
+                        ~known,
+                    )
+                )
+                m.next = "PLEN"
             with m.State("PLEN"):
                 m.d.sync += plen.eq(self.length - (P.REQUEST_HEADER + P.CRC_BYTES) - nargs)
                 m.next = "LENGTH"
+                for i, st in enumerate((S.BAD_COMMAND, S.BAD_CRC, S.TOO_LONG, S.BAD_FRAME)):
+                    with m.If(frame_bad[3 - i]):  # the first check that fails wins
+                        finish(st)
             with m.State("LENGTH"):
                 with m.If(plen < 0):
                     finish(S.BAD_LENGTH)
@@ -161,27 +168,36 @@ class RequestCheck(wiring.Component):
                 with m.Else():
                     m.next = "ARGS"
             with m.State("ARGS"):
-                self.check_args(m, a, rw, plen, limit, ranged, finish, wb_of, depth_of, region)
+                self.check_args(m, a, rw, plen, limit, ranged, arg_bad, wb_of, depth_of, region)
+                m.next = "SUM"
+            with m.State("SUM"):
+                m.d.sync += [
+                    total.eq(self.base + self.count),
+                    too_many.eq((ar.count == 0) | (ar.count > count_max_of[region])),
+                ]
+                m.next = "RANGE"
+                for i, st in reversed(list(enumerate((S.BAD_STATE, S.BAD_LENGTH, S.BAD_ADDRESS)))):
+                    with m.If(arg_bad[i]):
+                        finish(st)
             with m.State("RANGE"):
-                too_many = (ar.count == 0) | (ar.count > count_max_of[region])
-                with m.If((cmd == C.READ_MEM) & too_many):
+                with m.If(is_rmem & too_many):
                     finish(S.BAD_LENGTH)
-                with m.Elif(ranged & (self.far | (self.base + self.count > limit))):
+                with m.Elif(ranged & (self.far | (total > limit))):
                     finish(S.BAD_ADDRESS)
                 with m.Else():
                     finish(S.OK)
         return m
 
-    def check_args(self, m, a, rw, plen, limit, ranged, finish, wb_of, depth_of, region):
+    def check_args(self, m, a, rw, plen, limit, ranged, arg_bad, wb_of, depth_of, region):
         """The ARGS state: per-command checks; the base, count and limit of RANGE's check."""
         g = self.geometry
-        cmd = self.header[:8]
         addr_of = P.register_map(g)
         nreg = len(addr_of)
         assert nreg < 1 << 7 and P.MAX_PAYLOAD // 4 < 1 << 7 and P.MAX_PAYLOAD < 1 << 9
         low = self.low
         m.d.sync += [self.base.eq(0), self.count.eq(0), ranged.eq(0), self.far.eq(0)]
-        m.next = "RANGE"
+        m.d.sync += arg_bad.eq(0)
+        bad_state, bad_length, bad_address = arg_bad[0], arg_bad[1], arg_bad[2]
         rr, ar = a[C.READ_REG], a[C.READ_MEM]
         # Events to send: as many as asked for, are there, and fit in the payload.
         level, cap = self.events_pending, P.MAX_PAYLOAD // P.event_bytes(g)
@@ -189,37 +205,37 @@ class RequestCheck(wiring.Component):
             level = Mux(level > cap, cap, level)
         mx = a[C.READ_EVENTS].max
         few = Mux((mx[len(level) :] == 0) & (mx[: len(level)] < level), mx, level)
-        with m.Switch(cmd):
-            with m.Case(C.IDENTIFY):
+        with m.Switch(self.op):  # registered in FRAME: no decode on this path
+            with m.Case(onehot(C.IDENTIFY)):
                 m.d.sync += self.count.eq(len(P.IDENTITY))
-            with m.Case(C.READ_REG):
+            with m.Case(onehot(C.READ_REG)):
                 m.d.sync += [self.base.eq(rr.addr[:7]), self.count.eq(rr.count[:7])]
                 m.d.sync += [limit.eq(nreg), ranged.eq(1), self.far.eq(rr.addr[7:] != 0)]
                 with m.If((rr.count == 0) | (rr.count > P.MAX_PAYLOAD // 4)):
-                    finish(S.BAD_LENGTH)
-            with m.Case(C.WRITE_REG):
+                    m.d.sync += bad_length.eq(1)
+            with m.Case(onehot(C.WRITE_REG)):
                 addr = a[C.WRITE_REG].addr
                 m.d.sync += [self.base.eq(addr[:7]), self.count.eq(plen[2:])]
                 m.d.sync += [limit.eq(rw[-1] + 1), ranged.eq(1), self.far.eq(addr[7:] != 0)]
                 with m.If(addr < rw[0]):
-                    finish(S.BAD_ADDRESS)
-            with m.Case(C.READ_MEM, C.WRITE_MEM):
+                    m.d.sync += bad_address.eq(1)
+            with m.Case(onehot(C.READ_MEM), onehot(C.WRITE_MEM)):
                 m.d.sync += [self.unit.eq(wb_of[region]), self.base.eq(ar.index[:low])]
                 m.d.sync += [self.far.eq(ar.index[low:] != 0), limit.eq(depth_of[region])]
-                with m.If(cmd == C.READ_MEM):
+                with m.If(self.op[list(C).index(C.READ_MEM)]):
                     m.d.sync += [self.count.eq(ar.count[:9]), ranged.eq(1)]
                 with m.If((ar.core >= g.cores) | (ar.region >= len(Region))):
-                    finish(S.BAD_ADDRESS)
-            with m.Case(C.STEP):
+                    m.d.sync += bad_address.eq(1)
+            with m.Case(onehot(C.STEP)):
                 m.d.sync += [self.base.eq(addr_of["TICK"]), self.count.eq(1)]
                 with m.If(self.running):
-                    finish(S.BAD_STATE)
-            with m.Case(C.RUN):
+                    m.d.sync += bad_state.eq(1)
+            with m.Case(onehot(C.RUN)):
                 m.d.sync += self.base.eq(addr_of["PERIOD"])
-            with m.Case(C.READ_EVENTS):
+            with m.Case(onehot(C.READ_EVENTS)):
                 m.d.sync += self.count.eq(few)
                 with m.If(mx == 0):
-                    finish(S.BAD_LENGTH)
-            with m.Case(C.SEED):
+                    m.d.sync += bad_length.eq(1)
+            with m.Case(onehot(C.SEED)):
                 with m.If(a[C.SEED].core >= g.cores):
-                    finish(S.BAD_ADDRESS)
+                    m.d.sync += bad_address.eq(1)
