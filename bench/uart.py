@@ -56,7 +56,7 @@ def sim_defaults():
 
 
 def measure_rtl(steps: int, seed: int = 5):
-    from spikeloom.hdl.top import System
+    from spikeloom.hdl.system import System
 
     g, link = sim_defaults()
     simulator = "verilator"

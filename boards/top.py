@@ -1,6 +1,6 @@
 """The top level of a board build: the UART pins, the System, an activity LED.
 
-The System (``hdl/top.py``: chip + UART block) runs in the ``sync`` domain:
+The System (``hdl/system.py``: chip + UART block) runs in the ``sync`` domain:
 the board's oscillator through the FPGA's PLL when the target names a clock
 (``boards/pll.py``; reset until the PLL locks), else the platform's own
 domain at the oscillator's rate with its power-on reset. The receive pin is
@@ -13,7 +13,7 @@ from __future__ import annotations
 from amaranth.hdl import Elaboratable, Module
 
 from spikeloom.defs import Geometry
-from spikeloom.hdl.top import System
+from spikeloom.hdl.system import System
 from spikeloom.protocol import LinkConfig
 
 from .pll import ClockGenerator

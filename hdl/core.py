@@ -52,6 +52,7 @@ from amaranth.lib.wiring import In, Out
 
 from spikeloom.defs import CORE_REGIONS, EPISODE_BITS, LEARN_LAYOUT, REGION_BITS, Geometry, Region
 
+from .config import ConfigSignature
 from .learning import LearningUnit
 from .neuron import LATENCY, NeuronUpdate
 
@@ -66,32 +67,11 @@ UPDATE_STAGES = 2 + LATENCY
 
 
 def config_members(geometry: Geometry, *, region: bool = True, core: bool = False) -> dict:
-    """Signature members of a configuration port (element access, see above).
+    """Signature members of a configuration port (``hdl/config.ConfigSignature``).
 
-    ``region`` adds the :class:`~spikeloom.defs.Region` select, ``core`` the
-    core select of a multi-core chip. Shared by the core, the fan-out unit
-    and the chip, so the port is described once.
+    Shared by the core, the fan-out unit and the chip, so the port is described once.
     """
-    g = geometry
-    members = {}
-    if core:
-        members["cfg_core"] = In(g.core_bits)
-    if region:
-        members["cfg_region"] = In(REGION_BITS)
-    members.update(
-        {
-            "cfg_addr": In(g.cfg_addr_bits),
-            "cfg_wdata": In(g.cfg_data_bits),
-            "cfg_we": In(1),
-            "cfg_re": In(1),
-            "cfg_rdata": Out(g.cfg_data_bits),
-            # High for one clock when cfg_rdata holds the element of the last
-            # cfg_re. The read latency is the block's own (at least 1 clock):
-            # a reader waits for this strobe instead of counting clocks.
-            "cfg_rvalid": Out(1),
-        }
-    )
-    return members
+    return dict(ConfigSignature(geometry, region=region, core=core).members)
 
 
 def tick_cycles(geometry: Geometry, active_rows: int, spikes=None) -> int:

@@ -45,17 +45,13 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
-from spikeloom.defs import EPISODE_BITS, LEARN_LAYOUT, Geometry, Region
+from spikeloom.defs import COUNTERS, EPISODE_BITS, LEARN_LAYOUT, Geometry, Region
 
 from .core import Core, config_members
 from .fanout import Fanout
 from .router import BusTree
 
-__all__ = ["Chip", "System"]
-
-#: Event counters of the chip (``sim/top.py`` keeps the same names, but for
-#: ``host_dropped``: the golden model refuses such events instead).
-COUNTERS = ("routed", "delivered", "host_events", "output_events", "host_dropped")
+__all__ = ["Chip"]
 
 
 class Chip(wiring.Component):
@@ -256,34 +252,4 @@ class Chip(wiring.Component):
                             self.cfg_rdata.eq(core.cfg_rdata),
                             self.cfg_rvalid.eq(core.cfg_rvalid),
                         ]
-        return m
-
-
-class System(wiring.Component):
-    """The chip behind its UART block (``hdl/uart.py``): two pins and ``active``.
-
-    ``active`` (for simulation harnesses and LEDs) is high while the link
-    or the chip has work left.
-    """
-
-    def __init__(self, geometry: Geometry, link, queue_depth: int = 16):
-        self.geometry = geometry
-        self.link = link
-        self.queue_depth = queue_depth
-        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "active": Out(1)})
-
-    def elaborate(self, platform):
-        from amaranth.hdl import ResetInserter
-
-        from .uart import Link
-
-        g = self.geometry
-        m = Module()
-        chip = Chip(g, self.queue_depth)
-        link = Link(g, self.link)
-        # A soft reset restarts the chip's logic; memories keep their contents.
-        m.submodules.chip = ResetInserter(link.soft_reset)(chip)
-        m.submodules.link = link
-        m.d.comb += [link.rx.eq(self.rx), self.tx.eq(link.tx), self.active.eq(link.active)]
-        wiring.connect(m, link.chip, chip)
         return m

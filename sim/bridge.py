@@ -1,6 +1,6 @@
 """The RTL behind a socket: the ``sim`` transport's simulator process.
 
-``launch(geometry, link)`` builds ``hdl/top.System`` (the chip behind its
+``launch(geometry, link)`` builds ``hdl/system.System`` (the chip behind its
 UART block) for Verilator or Icarus, starts it in a child process running
 ``sim/cocotb_bridge.py``, and returns a :class:`SimServer` whose ``url``
 (``socket://127.0.0.1:PORT``) pyserial opens like a serial port. The host
@@ -85,7 +85,7 @@ def build_system(geometry: Geometry, link: LinkConfig, simulator: str) -> Path:
     marker = build_dir / "built"
     if marker.exists():
         return build_dir
-    from spikeloom.hdl.top import System
+    from spikeloom.hdl.system import System
 
     _, built = runner.build(System(geometry, link), NAME, simulator, build_dir / "work", "-O2")
     marker.parent.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,7 @@ def system_job(job: dict) -> tuple[Geometry, LinkConfig]:
 
 
 async def start_system(dut, link: LinkConfig) -> tuple[UartSource, UartSink]:
-    """Clock and reset ``hdl/top.System``; returns quiet UART models on its pins.
+    """Clock and reset ``hdl/system.System``; returns quiet UART models on its pins.
 
     Shared by this bridge, the UART fuzz (``tests/cocotb_uart.py``) and the
     UART benchmark (``bench/cocotb_bench_uart.py``).

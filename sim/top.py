@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from spikeloom.defs import Geometry, LearnConfig, next_phase
+from spikeloom.defs import COUNTERS, Geometry, LearnConfig, next_phase
 from spikeloom.network import Network
 
 from .core import CoreStack, as_indices
@@ -66,11 +66,10 @@ class ChipModel:
         nlev = len(g.levels)
         self.counters = {
             "carried": np.zeros(nlev, dtype=np.int64),  # per level, all segments
-            "routed": 0,  # events sent between cores (= delivered)
-            "delivered": 0,  # events into cores' axon inputs (routed + host)
-            "host_events": 0,  # host events taken (for an existing core)
-            "output_events": 0,
-            "host_dropped": 0,  # host events for a core that does not exist
+            # routed: events sent between cores (= delivered); delivered: events
+            # into cores' axon inputs (routed + host); host_dropped: host events
+            # for a core that does not exist.
+            **{name: 0 for name in COUNTERS},
         }
 
     # -- the cores' arrays ---------------------------------------------------

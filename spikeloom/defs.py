@@ -24,6 +24,7 @@ __all__ = [
     "Model",
     "Region",
     "CORE_REGIONS",
+    "COUNTERS",
     "REGION_BITS",
     "GEOMETRY_FIELDS",
     "PARAM_FIELDS",
@@ -68,6 +69,11 @@ REGION_BITS = (len(Region) - 1).bit_length()
 #: Regions held by the neuron core itself (``hdl/core.py``); the routing
 #: table belongs to the core's fan-out unit (``hdl/fanout.py``).
 CORE_REGIONS = (Region.CROSSBAR, Region.PARAMS, Region.STATE)
+
+#: Event counters of the chip (``hdl/top.py``; ``sim/top.py`` keeps the same
+#: names but ``host_dropped``: the golden model refuses such events instead).
+#: The link reads them as registers (``protocol.CHIP_COUNTERS``), in this order.
+COUNTERS = ("routed", "delivered", "host_events", "output_events", "host_dropped")
 
 
 def _is_pow2(x: int) -> bool:

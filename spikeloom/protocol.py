@@ -77,6 +77,7 @@ from amaranth.hdl import unsigned
 from amaranth.lib import data
 
 from spikeloom.defs import (
+    COUNTERS,
     GEOMETRY_FIELDS,
     LEARN_FIELDS,
     LEARN_MAX,
@@ -113,8 +114,9 @@ __all__ = [
 FLAG = 0x7E
 ESC = 0x7D
 ESC_XOR = 0x20
-#: CRC-16/CCITT-FALSE polynomial (initial value 0xFFFF).
+#: CRC-16/CCITT-FALSE polynomial and initial value.
 CRC_POLY = 0x1021
+CRC_INIT = 0xFFFF
 #: Bytes of a request or response before its arguments / data.
 REQUEST_HEADER = 2  # cmd, tag
 RESPONSE_HEADER = 3  # cmd | 0x80, tag, status
@@ -227,8 +229,8 @@ LINK_COUNTERS = (
     ("OVERRUNS", "bytes lost to a full receive FIFO"),
     ("EVENTS_DROPPED", "output events lost to a full event FIFO"),
 )
-#: Chip counters (``hdl/top.COUNTERS``) as registers, in order.
-CHIP_COUNTERS = ("ROUTED", "DELIVERED", "HOST_EVENTS", "OUTPUT_EVENTS", "HOST_DROPPED")
+#: Chip counters (``defs.COUNTERS``) as registers, in order.
+CHIP_COUNTERS = tuple(name.upper() for name in COUNTERS)
 
 #: The identity block: IDENTIFY returns these registers, in this order.
 IDENTITY = (
@@ -397,7 +399,7 @@ def identity(geometry: Geometry, link: LinkConfig) -> Identity:
 # -- framing -------------------------------------------------------------------
 
 
-def crc16(data: bytes, crc: int = 0xFFFF) -> int:
+def crc16(data: bytes, crc: int = CRC_INIT) -> int:
     """CRC-16/CCITT-FALSE."""
     return binascii.crc_hqx(bytes(data), crc)
 

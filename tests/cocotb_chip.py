@@ -21,6 +21,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb_tb import HarnessTB, fail, peek_entries
 
+from spikeloom.defs import COUNTERS as CHIP_COUNTERS
 from spikeloom.defs import (
     LEARN_LAYOUT,
     PROB_ONE,
@@ -31,7 +32,6 @@ from spikeloom.defs import (
     pack,
     unpack,
 )
-from spikeloom.hdl.top import COUNTERS as CHIP_COUNTERS
 from spikeloom.sim.stimulus import random_host_inputs, random_network
 from spikeloom.sim.top import ChipModel
 

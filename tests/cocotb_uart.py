@@ -1,4 +1,4 @@
-"""cocotb fuzz test of the UART block (``hdl/uart.py`` in ``hdl/top.System``).
+"""cocotb fuzz test of the UART block (``hdl/uart.py`` in ``hdl/system.System``).
 
 ``SPIKELOOM_JOB``: geometry, link parameters, seed, and how many malformed
 items to send (about 30 % more items are valid requests among them). The

@@ -37,7 +37,7 @@ ITEMS = {"verilator": 10_000, "icarus": 200}
 
 
 def system():
-    from spikeloom.hdl.top import System
+    from spikeloom.hdl.system import System
 
     return System(G, LINK)
 
@@ -91,3 +91,43 @@ def test_uart_fuzz(design, simulator, part):
         assert verdict["statuses"].get(status, 0) > 0, (status, verdict["statuses"])
     assert verdict["timeouts"] > 0 and verdict["framing_errors"] > 0
     assert verdict["events"] > 0
+
+
+@pytest.mark.parametrize("clock_mhz", [4, 36, 48, 100, 250])
+def test_line_at_fast_clocks(clock_mhz):
+    """The line PHY at 1 Mbaud for core clocks up to 250 MHz, with the far end 2 % off."""
+    from amaranth.hdl import Module
+    from amaranth.sim import Simulator
+
+    from spikeloom.hdl.uart_phy import UartRx, UartTx
+
+    cpb = LinkConfig.for_baud(clock_mhz * 1e6, 1_000_000).clocks_per_bit
+    assert cpb == clock_mhz
+    m = Module()
+    m.submodules.tx = tx = UartTx(max(4, round(cpb * 1.02)))
+    m.submodules.rx = rx = UartRx(cpb)
+    m.d.comb += rx.rx.eq(tx.tx)
+    sent = [0x00, 0xFF, 0x7E, 0x7D, 0x55, 0xA3]
+    got = []
+
+    async def bench(ctx):
+        for byte in sent:
+            ctx.set(tx.data.payload, byte)
+            ctx.set(tx.data.valid, 1)
+            await ctx.tick().until(tx.data.ready)
+            ctx.set(tx.data.valid, 0)
+            await ctx.tick()
+        await ctx.tick().repeat(12 * cpb)
+
+    async def watch(ctx):
+        async for _, _, valid, data, err in ctx.tick().sample(rx.valid, rx.data, rx.framing_error):
+            assert not err
+            if valid:
+                got.append(data)
+
+    sim = Simulator(m)
+    sim.add_clock(1e-6 / clock_mhz)
+    sim.add_testbench(bench)
+    sim.add_process(watch)
+    sim.run_until(12 * 10 * cpb * len(sent) * 1e-6 / clock_mhz * 2)
+    assert got == sent
