@@ -51,9 +51,12 @@ JOBS = [
 ]
 
 
-def run_job(design, simulator, gname, seed, networks, ticks, throttle, state_every, learning=0):
+def run_job(
+    design, simulator, gname, seed, networks, ticks, throttle, state_every, learning=0, variant=""
+):
+    """One cocotb job; ``variant`` names a different build (a mutant, tests/test_mutation.py)."""
     g = GEOMETRIES[gname]
-    built = design(f"chip_{gname}", lambda: ChipHarness(g), simulator)
+    built = design(f"chip_{gname}{variant}", lambda: ChipHarness(g), simulator)
     job = {
         "geometry": g.as_dict(),
         "seed": seed,

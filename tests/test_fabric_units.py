@@ -197,13 +197,13 @@ class Observer:
     async def step(self, ctx, dut):
         g = self.g
         if ctx.get(dut.tick_start):
-            self.pending = True
+            self.pending = True  # closed from the pulse on
         in_flight = ctx.get(dut.delivered) != ctx.get(dut.host_events) + ctx.get(dut.routed)
-        if self.pending and not in_flight:
-            self.pending = False  # quiet: a pending start starts on this edge
         taken = ctx.get(dut.host_in.valid) and ctx.get(dut.host_in.ready)
-        if (self.pending or ctx.get(dut.tick_start)) and ctx.get(dut.host_in.valid):
-            assert not ctx.get(dut.host_in.ready), "host event taken while a start is pending"
+        if self.pending and ctx.get(dut.host_in.valid):
+            assert not taken, "host event taken between a start pulse and the tick's start"
+        if not in_flight:
+            self.pending = False  # quiet: a pending start starts on this edge
         missing = ctx.get(dut.host_in.payload.core) >= g.cores
         self.host += taken and not missing
         self.dropped += taken and missing
