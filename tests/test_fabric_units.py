@@ -518,3 +518,87 @@ def test_segment_stalls_exactly_while_a_packet_waits_behind_a_full_output():
         assert totals == {"carried": 3, "stalled": 19} and len(got[seg.branch]) == 3
 
     simulate_segment(g, 0, 0, tb)
+
+
+# -- the bus tree's per-level counts against its segments' handshakes --------
+
+
+def test_bus_tree_counts_each_level_from_its_segments():
+    """Per clock, a level's ``carried`` and ``stalled`` are the number of its
+    segments that moved a packet and that had one waiting (their inputs'
+    handshakes), on random traffic with random room at the cores and the
+    output; every packet arrives where it was sent."""
+    from spikeloom.defs import unpack
+
+    g = G22
+    made = []
+
+    names = router.BusTree.elaborate.__globals__  # where the tree looks its segments up
+    real = names["Segment"]
+
+    class Recorded(real):
+        def __init__(self, *args):
+            super().__init__(*args)
+            made.append(self)
+
+    names["Segment"] = Recorded
+    try:
+        bus = router.BusTree(g)
+        sim = Simulator(bus)  # elaborates: the segments are made now
+    finally:
+        names["Segment"] = real
+    sim.add_clock(1e-6)
+    rng = random.Random(7)
+    lay = g.packet_layout
+    ins = [*bus.up_in, bus.host_in]
+    outs = [*bus.down_out, bus.out]
+
+    async def tb(ctx):
+        queues = [[] for _ in ins]
+        for c in range(g.cores):
+            for _ in range(25):
+                queues[c].append(pack(lay, **random_packet(g, rng, up=True)))
+        for _ in range(25):
+            queues[g.cores].append(pack(lay, **random_packet(g, rng, up=False)))
+        room = [rng.choice([0.2, 0.6, 1.0]) for _ in outs]
+        sent, got = [], [[] for _ in outs]
+        totals = [[0, 0] for _ in g.levels]
+        for k in range(600):
+            drain = k >= 450
+            for i, q in enumerate(queues):
+                ctx.set(ins[i].valid, bool(q))
+                if q:
+                    ctx.set(ins[i].payload.as_value(), q[0])
+            for o, port in enumerate(outs):
+                ctx.set(port.ready, drain or rng.random() < room[o])
+            for i in range(len(g.levels)):
+                segs = [s for s in made if s.level == i]
+                moved = waited = 0
+                for s in segs:
+                    v = [ctx.get(p.valid) for p in s.inputs]
+                    r = [ctx.get(p.ready) for p in s.inputs]
+                    moved += any(a and b for a, b in zip(v, r))
+                    waited += any(a and not b for a, b in zip(v, r))
+                assert ctx.get(bus.carried[i]) == moved, (k, i, "carried")
+                assert ctx.get(bus.stalled[i]) == waited, (k, i, "stalled")
+                totals[i][0] += moved
+                totals[i][1] += waited
+            for i, q in enumerate(queues):
+                if q and ctx.get(ins[i].ready):
+                    sent.append(q.pop(0))
+            for o, port in enumerate(outs):
+                if ctx.get(port.valid) and ctx.get(port.ready):
+                    got[o].append(ctx.get(port.payload.as_value()))
+            await ctx.tick()
+        assert not any(queues), "packets never taken"
+        for o in range(len(outs)):
+            want = sorted(
+                w
+                for w in sent
+                if (g.cores if unpack(lay, w)["output"] else unpack(lay, w)["core"]) == o
+            )
+            assert sorted(got[o]) == want, f"output {o}: packets lost, duplicated or misrouted"
+        assert all(c > 0 and s > 0 for c, s in totals), totals
+
+    sim.add_testbench(tb)
+    sim.run()

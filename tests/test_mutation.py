@@ -53,6 +53,13 @@ MUTANTS = {
         "credit count",
         "chip",
     ),
+    "tree stalled counts one segment per level": (
+        "router.py",
+        "self.stalled[i].eq(sum(s.stalled for s in segs))",
+        "self.stalled[i].eq(segs[0].stalled)",
+        "stall term",
+        "units",
+    ),
     # -- fan-out unit (hdl/fanout.py) --
     "fanout idle with spikes in its queue": (
         "fanout.py",
