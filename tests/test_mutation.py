@@ -191,7 +191,11 @@ MUTANTS = {
 #: Where each block's class is looked up while a design is built:
 #: (module, attribute, the mutant module's attribute).
 INSTALL = {
-    "router.py": [("top", "BusTree", "BusTree"), ("router", "Segment", "Segment")],
+    "router.py": [
+        ("top", "BusTree", "BusTree"),
+        ("router", "BusTree", "BusTree"),
+        ("router", "Segment", "Segment"),
+    ],
     "fanout.py": [("top", "Fanout", "Fanout")],
     "top.py": [("top", "Chip", "Chip")],
     "core.py": [("top", "Core", "Core")],
