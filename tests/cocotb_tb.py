@@ -213,9 +213,12 @@ class HarnessTB:
         deadline = t0 + self.tick_bound * PERIOD
         await self.cycle()
         d.tick_start.value = 0
-        end = cocotb.start_soon(self._tick_end(deadline))
-        await self.inject(during)
-        t1 = await end
+        if during:  # the tick may end while they go in: watch for it meanwhile
+            end = cocotb.start_soon(self._tick_end(deadline))
+            await self.inject(during)
+            t1 = await end
+        else:
+            t1 = await self._tick_end(deadline)
         if t1 is None:
             self.hang(f"tick not over within {self.tick_bound} clocks of its start pulse")
         self.measured = round((t1 - t0) / PERIOD)
