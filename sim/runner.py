@@ -121,8 +121,9 @@ def _build(component, name, simulator, build_root, opt):
     runtime = _runtime_cache(build_root, make_flags) if simulator == "verilator" else None
     if runtime is not None and runtime.is_dir() and not (build_dir / "Vtop.mk").exists():
         build_dir.mkdir(parents=True, exist_ok=True)
-        for f in runtime.iterdir():
-            shutil.copy2(f, build_dir / f.name)
+        for n in RUNTIME_OBJECTS:
+            for ext in (".o", ".d"):
+                shutil.copy2(runtime / f"{n}{ext}", build_dir / f"{n}{ext}")
         _touch_runtime_before_make(runner, build_dir)
     try:
         runner.build(
@@ -143,9 +144,10 @@ def _build(component, name, simulator, build_root, opt):
     return runner, build_dir
 
 
-#: The objects of Verilator's and cocotb's C++ runtime in a build directory:
-#: the same for every design (~10 s of CPU each build), so built once.
-RUNTIME_OBJECTS = ("verilated", "verilated_dpi", "verilated_threads", "verilated_vpi", "verilator")
+#: The objects of Verilator's C++ runtime in a build directory: the same for
+#: every design (~10 s of CPU each build), so built once. (cocotb's
+#: ``verilator.o`` is not: it includes the design's ``Vtop.h``.)
+RUNTIME_OBJECTS = ("verilated", "verilated_dpi", "verilated_threads", "verilated_vpi")
 
 
 def _runtime_cache(build_root: Path, make_flags) -> Path:
@@ -153,7 +155,7 @@ def _runtime_cache(build_root: Path, make_flags) -> Path:
     import cocotb
 
     vbin = _verilator_bin()
-    key = repr((str(vbin), cocotb.__version__, make_flags, sys.version_info[:2]))
+    key = repr((RUNTIME_OBJECTS, str(vbin), cocotb.__version__, make_flags, sys.version_info[:2]))
     return build_root / f".runtime-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
 
 
@@ -178,6 +180,10 @@ def _save_runtime(build_dir: Path, runtime: Path) -> None:
     files = [build_dir / f"{n}{ext}" for n in RUNTIME_OBJECTS for ext in (".o", ".d")]
     if not all(f.exists() for f in files):
         return
+    for f in files[1::2]:  # an object that depends on this design must not be shared
+        deps = f.read_text()
+        if "Vtop" in deps or str(build_dir) in deps:
+            return
     tmp = runtime.with_name(f"{runtime.name}.tmp{os.getpid()}")
     tmp.mkdir(exist_ok=True)
     for f in files:
