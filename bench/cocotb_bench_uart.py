@@ -23,7 +23,7 @@ from cocotb.utils import get_sim_time
 
 from spikeloom import protocol as P
 from spikeloom.defs import Region
-from spikeloom.sim.cocotb_bridge import CLOCK_NS, start_system, system_job
+from spikeloom.sim.cocotb_bridge import CLOCK_NS, start_system, stuck_clocks, system_job
 from spikeloom.sim.stimulus import random_network
 from spikeloom.sim.uart import LinkModel
 
@@ -39,10 +39,20 @@ async def bench(dut):
     source, sink = await start_system(dut, link)
     deframer = P.Deframer()
     got = []
+    # Watchdog: no response byte for this long is a hang, not a slow answer.
+    bound = stuck_clocks(g, link) * CLOCK_NS
+    last = [get_sim_time("ns"), 0]
 
     def poll():
+        now = get_sim_time("ns")
         if not sink.empty():
             got.extend(b for b, _ in deframer.feed(bytes(sink.read_nowait())))
+        if len(got) != last[1] or not source.empty() or not source.idle():
+            last[:] = [now, len(got)]
+        elif now - last[0] > bound:
+            raise AssertionError(
+                f"watchdog: no response for {bound // CLOCK_NS} clocks ({len(got)} responses)"
+            )
 
     async def exchange(frames, window):
         """Send frames pipelined within ``window`` unanswered bytes; wait for all answers."""

@@ -7,7 +7,10 @@ host's bytes cross the real UART block. The simulation advances while the
 design has work (``active``) or bytes are on the line; otherwise it waits
 for the host in real time, and every 50 ms of host silence counts as an
 idle line of ``timeout_bits`` (so a frame left unfinished is timed out as
-on a board). The test ends when the host closes the connection.
+on a board). The test ends when the host closes the connection, or, as a
+watchdog, when the design stays ``active`` for ``stuck_clocks`` with no
+byte on either line and no tick completed (a hang: the bridge closes the
+connection, so the host fails with an error instead of waiting).
 """
 
 import json
@@ -20,12 +23,42 @@ from pathlib import Path
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, Timer
+from cocotb.utils import get_sim_time
 from cocotbext.uart import UartSink, UartSource
 
 from spikeloom.defs import Geometry
 from spikeloom.protocol import LinkConfig
 
 CLOCK_NS = 10
+
+
+def stuck_clocks(g: Geometry, link: LinkConfig) -> int:
+    """Clocks the system may be ``active`` with nothing to show (a watchdog bound).
+
+    The slowest tick (every row active, every neuron spiking, learning:
+    ``hdl/core.tick_cycles`` and ``hdl/learning.learn_cycles``), every event
+    of it over every bus hop, and two maximal frames on the line, generously.
+    """
+    from spikeloom.hdl.core import tick_cycles
+    from spikeloom.hdl.learning import learn_cycles
+    from spikeloom.protocol import MAX_PAYLOAD
+
+    tick = tick_cycles(g, g.rows, [1] * g.neurons) + learn_cycles(g, g.neurons, g.rows)
+    events = g.cores * (g.neurons * (g.fanout + 1) + g.axons)
+    frames = 2 * 10 * link.clocks_per_bit * (2 * MAX_PAYLOAD + 64)
+    return 4 * (tick + events * (2 * len(g.levels) + 1) + frames) + 10_000
+
+
+#: The watchdog's bound when the bridge is not told the geometry, clocks.
+STUCK_DEFAULT = 4_000_000
+
+
+def chip_tick(dut):
+    """The chip's tick counter inside ``System``, or None where it is not visible."""
+    try:
+        return dut.chip.tick.value.to_unsigned()
+    except (AttributeError, ValueError):
+        return None
 
 
 def system_job(job: dict) -> tuple[Geometry, LinkConfig]:
@@ -77,8 +110,23 @@ async def bridge(dut):
         return
     conn.setblocking(False)
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if "geometry" in cfg:
+        g = Geometry(**{**cfg["geometry"], "levels": tuple(cfg["geometry"]["levels"])})
+        bound = stuck_clocks(g, link) * CLOCK_NS
+    else:  # the launcher did not say: a bound for any chip that fits an FPGA
+        bound = STUCK_DEFAULT * CLOCK_NS
+    progress = (get_sim_time("ns"), chip_tick(dut))
 
     while True:
+        now, tick = get_sim_time("ns"), chip_tick(dut)
+        if not source.empty() or not source.idle() or not sink.empty() or tick != progress[1]:
+            progress = (now, tick)
+        elif dut.active.value and now - progress[0] > bound:
+            dut._log.error(
+                f"watchdog: active for {bound // CLOCK_NS} clocks with no byte and no tick "
+                f"(tick {tick}): the design hangs"
+            )
+            break
         readable, _, _ = select.select([conn], [], [], 0)
         if readable:
             data = conn.recv(1 << 16)

@@ -118,6 +118,13 @@ def _build(component, name, simulator, build_root, opt):
     saved = os.environ.get("MAKEFLAGS")
     if make_flags:
         os.environ["MAKEFLAGS"] = make_flags  # make takes variables from here
+    runtime = _runtime_cache(build_root, make_flags) if simulator == "verilator" else None
+    if runtime is not None and runtime.is_dir() and not (build_dir / "Vtop.mk").exists():
+        build_dir.mkdir(parents=True, exist_ok=True)
+        for n in RUNTIME_OBJECTS:
+            for ext in (".o", ".d"):
+                shutil.copy2(runtime / f"{n}{ext}", build_dir / f"{n}{ext}")
+        _touch_runtime_before_make(runner, build_dir)
     try:
         runner.build(
             sources=[vpath],
@@ -132,7 +139,59 @@ def _build(component, name, simulator, build_root, opt):
             os.environ.pop("MAKEFLAGS", None)
         else:
             os.environ["MAKEFLAGS"] = saved
+    if runtime is not None and not runtime.is_dir():
+        _save_runtime(build_dir, runtime)
     return runner, build_dir
+
+
+#: The objects of Verilator's C++ runtime in a build directory: the same for
+#: every design (~10 s of CPU each build), so built once. (cocotb's
+#: ``verilator.o`` is not: it includes the design's ``Vtop.h``.)
+RUNTIME_OBJECTS = ("verilated", "verilated_dpi", "verilated_threads", "verilated_vpi")
+
+
+def _runtime_cache(build_root: Path, make_flags) -> Path:
+    """Where the runtime objects of this Verilator, cocotb and make flags are kept."""
+    import cocotb
+
+    vbin = _verilator_bin()
+    key = repr((RUNTIME_OBJECTS, str(vbin), cocotb.__version__, make_flags, sys.version_info[:2]))
+    return build_root / f".runtime-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+
+
+def _touch_runtime_before_make(runner, build_dir: Path) -> None:
+    """Make the copied runtime objects newer than the ``Vtop.mk`` Verilator writes.
+
+    Verilator's makefile rebuilds them whenever ``Vtop.mk`` is newer; cocotb's
+    runner runs Verilator then make, so a ``touch`` goes between the two.
+    """
+    commands = runner._build_command  # cocotb_tools.runner.Verilator: [verilator, make]
+
+    def with_touch():
+        cmds = list(commands())
+        objs = [str(build_dir / f"{n}.o") for n in RUNTIME_OBJECTS]
+        return [*cmds[:-1], ["touch", "-c", *objs], cmds[-1]]
+
+    runner._build_command = with_touch
+
+
+def _save_runtime(build_dir: Path, runtime: Path) -> None:
+    """Keep a finished build's runtime objects (atomically: readers see all or none)."""
+    files = [build_dir / f"{n}{ext}" for n in RUNTIME_OBJECTS for ext in (".o", ".d")]
+    if not all(f.exists() for f in files):
+        return
+    for f in files[1::2]:  # an object that depends on this design must not be shared
+        deps = f.read_text()
+        if "Vtop" in deps or str(build_dir) in deps:
+            return
+    tmp = runtime.with_name(f"{runtime.name}.tmp{os.getpid()}")
+    tmp.mkdir(exist_ok=True)
+    for f in files:
+        shutil.copy2(f, tmp / f.name)
+    try:
+        tmp.rename(runtime)
+    except OSError:  # another worker saved them first
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run(runner, name: str, build_dir: Path, module: str, test_dir: Path, env: dict, tag: str):

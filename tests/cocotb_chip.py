@@ -5,12 +5,20 @@ seed, networks, ticks, throttle, how often to read the states) and
 ``SPIKELOOM_RESULT`` (the verdict). Each network is generated from its seed
 (``spikeloom.sim.stimulus.random_network``), loaded through the
 configuration port (every region of every core, so nothing of the previous
-network survives), and run with random host input. Every tick is compared:
+network survives), and run with random host input, each network under its
+own random backpressure on the output (``harness.THROTTLE``: never,
+sometimes, mostly or nearly always refused; a job may fix one). Every tick is compared:
 the output events (per core, in order; the interleaving of cores is free),
 their tick stamps, and the event counters (routed, delivered, host, output,
 carried per level), which also proves event conservation: every routed or
 host event was delivered exactly once. Every neuron's state is compared
-every ``state_every`` ticks and on the last tick.
+every ``state_every`` ticks and on the last tick. ``last_tick_cycles`` is
+compared every tick with the clocks the testbench counts from the start
+pulse to the end of the barrier (on two ticks in three the testbench waits
+for the bus to be empty first, so the tick starts on the pulse; on the
+third the start waits for the host events still in flight). Every wait is
+bounded (``tests/cocotb_tb.py``): a deadlock fails with the seed, the tick
+and where the credits are.
 """
 
 import json
@@ -19,7 +27,7 @@ import os
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb_tb import HarnessTB, fail, peek_entries
+from cocotb_tb import HarnessTB, fail, peek_entries, stall_factor, worst_core_tick
 
 from spikeloom.defs import COUNTERS as CHIP_COUNTERS
 from spikeloom.defs import (
@@ -35,6 +43,8 @@ from spikeloom.defs import (
 from spikeloom.sim.stimulus import random_host_inputs, random_network
 from spikeloom.sim.top import ChipModel
 
+from harness import THROTTLE
+
 # The chip's counters the golden model also keeps (it refuses what the chip
 # would count in host_dropped).
 COUNTERS = tuple(name for name in CHIP_COUNTERS if name != "host_dropped")
@@ -44,9 +54,49 @@ class ChipTB(HarnessTB):
     """The chip: events are output events; input events are (core, axon)."""
 
     idle_inputs = ("host_in__valid", "clear_counters")
+    regions = tuple(Region)
 
     def __init__(self, dut, g: Geometry):
         super().__init__(dut, g, g.event_layout)
+
+    @property
+    def tick_bound(self) -> int:
+        """The slowest core's tick, then every possible event over every hop, generously."""
+        g = self.g
+        events = g.cores * (g.neurons * (g.fanout + 1) + g.axons)
+        hops = 2 * len(g.levels) + 1
+        work = 4 * worst_core_tick(g) + 4 * events * hops
+        return work * stall_factor(self.throttle) + 1000
+
+    def diagnostics(self) -> str:
+        """Counters, credits in flight and which units are busy (where they are visible)."""
+        d, g = self.dut, self.g
+        parts = [super().diagnostics(), f"counters {self.counters()}"]
+        try:
+            parts.append(f"inflight {d.inner.inflight.value.to_unsigned()}")
+        except (AttributeError, ValueError):
+            parts.append("inflight not visible")
+        for unit in ("core", "fanout"):
+            try:
+                busy = [int(getattr(d.inner, f"{unit}{c}").busy.value) for c in range(g.cores)]
+                parts.append(f"{unit} busy {busy}")
+            except (AttributeError, ValueError):
+                parts.append(f"{unit} busy not visible")
+        return "; ".join(parts)
+
+    async def wait_quiet(self):
+        """Wait until every routed and host event is delivered: the bus is empty.
+
+        Between ticks (cores and fan-out units idle, every output taken) the
+        packets on the bus are ``routed + host_events - delivered``.
+        """
+        d = self.dut
+        for _ in range(self.tick_bound):
+            moving = d.routed.value.to_unsigned() + d.host_events.value.to_unsigned()
+            if (moving - d.delivered.value.to_unsigned()) % (1 << 32) == 0:
+                return
+            await self.cycle()
+        self.hang("host events not delivered between ticks")
 
     async def write_region(self, core, region, words):
         for i, w in enumerate(words):
@@ -89,16 +139,25 @@ async def crosscheck(dut):
     g = Geometry(**job["geometry"])
     tb = ChipTB(dut, g)
     Clock(dut.clk, 10, unit="ns").start()
-    dut.throttle.value = int(job.get("throttle", 0))
+    fixed = job.get("throttle")
     ticks = job["ticks"]
     state_every = job.get("state_every", 1)
     checked = {"networks": 0, "ticks": 0, "spikes": 0, "events": 0, "routed": 0, "host": 0}
     checked["learned"] = 0
     hist = None
     cycles, stalled = [], [0] * len(g.levels)
+    throttles = []
+    tb.throttle = max(THROTTLE.values()) if fixed is None else fixed
+    tb.start_budget(tb.job_budget(job["networks"], ticks))
     for k in range(job["networks"]):
         seed = job["seed"] + k
-        where = f"seed {seed} (network {k} of job, geometry {g})"
+        # Backpressure of this network: fixed by the job or drawn from the seed.
+        rng = np.random.default_rng([seed, 5])
+        throttle = int(rng.choice(list(THROTTLE.values()))) if fixed is None else fixed
+        tb.throttle = dut.throttle.value = throttle
+        throttles.append(throttle)
+        where = f"seed {seed} (network {k} of job, geometry {g}, throttle {throttle})"
+        tb.where = where
         net = random_network(g, seed)
         host = random_host_inputs(g, seed, ticks)
         model = ChipModel(net)
@@ -143,11 +202,25 @@ async def crosscheck(dut):
         # runs (they belong to the next tick), even ones between ticks.
         early = k % 2 == 1
         for t in range(ticks):
+            tb.where = f"{where}: tick {t}"
             if not early or t == 0:
                 await tb.inject(host[t])
+            # On the third tick of three the start may wait for host events.
+            settled = early or t % 3 != 2
+            if settled:
+                await tb.wait_quiet()
             await tb.run_tick(host[t + 1] if early and t + 1 < ticks else ())
             spikes, expected = model.tick(host[t])
             cycles.append(dut.last_tick_cycles.value.to_unsigned())
+            late = tb.measured - cycles[-1]
+            slack = 0 if settled else len(host[t]) + 2 * len(g.levels) + 4
+            if not 0 <= late <= slack:
+                fail(
+                    result_path,
+                    f"{where}: tick {t}: last_tick_cycles {cycles[-1]}, but the testbench "
+                    f"counted {tb.measured} clocks from the start pulse to the end of the "
+                    f"barrier (the start may wait {slack} clocks for host events in flight)",
+                )
             events = await tb.drain()
             got_by, want_by = per_core(events), per_core(expected)
             if got_by != want_by:
@@ -210,4 +283,7 @@ async def crosscheck(dut):
         checked["networks"] += 1
         hist = [lr.hist for lr in model.learners]
     with open(result_path, "w") as f:
-        json.dump({"ok": True, **checked, "stalled": stalled, "cycles": cycles}, f)
+        json.dump(
+            {"ok": True, **checked, "stalled": stalled, "cycles": cycles, "throttles": throttles},
+            f,
+        )

@@ -29,6 +29,7 @@ class TB(HarnessTB):
     """One core: events are its spikes; input events are axon numbers."""
 
     idle_inputs = ("axon_in__valid",)
+    regions = CORE_REGIONS
 
     def __init__(self, dut, g: Geometry):
         super().__init__(dut, g, g.spike_layout)
@@ -45,7 +46,8 @@ async def crosscheck(dut):
     g = Geometry(**job["geometry"])
     tb = TB(dut, g)
     Clock(dut.clk, 10, unit="ns").start()
-    dut.throttle.value = int(job.get("throttle", 0))
+    tb.throttle = dut.throttle.value = int(job.get("throttle", 0))
+    tb.start_budget(tb.job_budget(job["cores"], job["ticks"]))
     cycles = []
     checked = {"cores": 0, "ticks": 0, "spikes": 0, "events": 0}
     for k in range(job["cores"]):
@@ -72,12 +74,20 @@ async def crosscheck(dut):
         # (they belong to the next tick to start), even cores between ticks.
         early = k % 2 == 1
         for t, axons in enumerate(inputs):
+            tb.where = f"{where}: tick {t}"
             if not early or t == 0:
                 await tb.inject(axons)
             await tb.run_tick(inputs[t + 1] if early and t + 1 < len(inputs) else ())
             active = int(model.active_rows(axons).sum())
             spikes, inp = model.tick(axons)
             cycles.append(dut.last_tick_cycles.value.to_unsigned())
+            if cycles[-1] != tb.measured:
+                # The core starts on the edge that samples the pulse.
+                fail(
+                    result_path,
+                    f"{where}: tick {t}: last_tick_cycles {cycles[-1]}, but the testbench "
+                    f"counted {tb.measured} clocks from the start pulse to the end of busy",
+                )
             if not job.get("throttle"):
                 # The documented timing (hdl/core.py) must hold exactly.
                 want = tick_cycles(g, active, spikes)

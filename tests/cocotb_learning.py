@@ -54,6 +54,7 @@ async def crosscheck(dut):
     tb = TB(dut, g)
     Clock(dut.clk, 10, unit="ns").start()
     dut.throttle.value = 0
+    tb.start_budget(tb.job_budget(job["nets"], job["ticks"]))
     totals = {"nets": 0, "ticks": 0, "spikes": 0, "changed": 0, "grown": 0, "learn_cycles": 0}
     totals["visits"] = 0
     # The history memory keeps its contents across a reset (as every
@@ -83,6 +84,7 @@ async def crosscheck(dut):
         dut.seed_we.value = 0
         model.learner.seed(seed_word)
         for t, axons in enumerate(inputs):
+            tb.where = f"{where}: tick {t}"
             cfg = configs[t]
             dut.learn_cfg.value = pack(LEARN_LAYOUT, **cfg.as_dict())
             dut.phase.value = phases[t]
@@ -103,6 +105,12 @@ async def crosscheck(dut):
                 grow_rows = active if cfg.p_grow else 0
                 want += learn_cycles(g, posts, grow_rows)
                 totals["learn_cycles"] += learn_cycles(g, posts, grow_rows)
+            if got_cycles != tb.measured:
+                fail(
+                    result_path,
+                    f"{where}: tick {t}: last_tick_cycles {got_cycles}, but the testbench "
+                    f"counted {tb.measured} clocks from the start pulse to the end of busy",
+                )
             if got_cycles != want:
                 fail(
                     result_path,

@@ -51,6 +51,7 @@ async def replay(dut):
     tb = TB(dut, g)
     Clock(dut.clk, 10, unit="ns").start()
     dut.throttle.value = 0
+    tb.start_budget(tb.job_budget(1, min(job["ticks"], len(run.inputs))))
     await tb.reset()
     for region in CORE_REGIONS:
         for i in range(g.region_depth(region)):
@@ -66,6 +67,7 @@ async def replay(dut):
     learn_clocks = learning_ticks = 0
     raster = []
     for t in range(ticks):
+        tb.where = f"{where}: tick {t}"
         if t in run.resets:
             for n in range(g.neurons):
                 await tb.write(Region.STATE, n, zero_state)
@@ -80,8 +82,14 @@ async def replay(dut):
         active = int(model.active_rows(run.inputs[t]).sum())
         spikes, _ = model.tick(run.inputs[t], phase=run.phases[t])
         raster.append(np.flatnonzero(spikes).tolist())
+        got = dut.last_tick_cycles.value.to_unsigned()
+        if got != tb.measured:
+            fail(
+                result_path,
+                f"{where}: tick {t}: last_tick_cycles {got}, but the testbench "
+                f"counted {tb.measured} clocks from the start pulse to the end of busy",
+            )
         if cfg.learn:
-            got = dut.last_tick_cycles.value.to_unsigned()
             learn_clocks += got - tick_cycles(g, active, spikes)
             learning_ticks += 1
             totals.add(model.learn_stats)

@@ -2,15 +2,40 @@
 
 One clock step is a falling edge: inputs change there and are sampled on
 the next rising edge. A subclass names its design's idle inputs, its
-output layout and how one input event is driven.
+output layout, how one input event is driven and the bound of one tick.
+
+No wait can hang. Every wait on the design (a tick, a handshake, a read,
+draining the output FIFO) is bounded, ``tick_bound`` clocks for a tick
+(derived from ``hdl/core.tick_cycles`` and ``hdl/learning.learn_cycles``,
+never re-derived here), and ``start_budget`` bounds the whole job in
+simulated clocks. A wait that runs out fails the job with where it was
+(``where``: seed, tick) and the design's counters (``diagnostics``).
 """
 
 import json
+import os
 
+import cocotb
 import numpy as np
-from cocotb.triggers import FallingEdge, ReadOnly
+from cocotb.triggers import FallingEdge, First, ReadOnly, Timer
+from cocotb.utils import get_sim_time
 
 from spikeloom.defs import Geometry, unpack
+from spikeloom.hdl.core import tick_cycles
+from spikeloom.hdl.learning import learn_cycles
+
+#: Clock period of every testbench, ns.
+PERIOD = 10
+
+
+def worst_core_tick(g: Geometry) -> int:
+    """Clocks of a core's slowest tick: every row active, every neuron spiking, learning."""
+    return tick_cycles(g, g.rows, [1] * g.neurons) + learn_cycles(g, g.neurons, g.rows)
+
+
+def stall_factor(throttle) -> int:
+    """How much longer than unthrottled a tick may take under the harness throttle."""
+    return 16 if throttle else 1
 
 
 def peek_entries(mem, g: Geometry) -> np.ndarray:
@@ -34,6 +59,10 @@ class Mismatch(AssertionError):
     pass
 
 
+class Hang(Mismatch):
+    """A wait on the design ran out of its bound (a deadlock or a lost credit)."""
+
+
 def fail(result_path, msg):
     """Record a verdict for pytest and stop the cocotb test."""
     with open(result_path, "w") as f:
@@ -48,6 +77,46 @@ class HarnessTB:
     def __init__(self, dut, g: Geometry, event_layout):
         self.dut, self.g, self.event_layout = dut, g, event_layout
         self.clk = dut.clk
+        self.result_path = os.environ.get("SPIKELOOM_RESULT", "result.json")
+        #: Where the job is (seed, tick), for a watchdog's message.
+        self.where = "before the first network"
+        self.throttle = 0
+        #: Clocks from the last ``run_tick``'s start pulse to the end of its tick.
+        self.measured = None
+
+    @property
+    def tick_bound(self) -> int:
+        """Clocks a tick may take at most (a subclass adds its own terms)."""
+        return 4 * worst_core_tick(self.g) * stall_factor(self.throttle) + 1000
+
+    def diagnostics(self) -> str:
+        """The design's state for a watchdog message (a subclass adds counters)."""
+        d = self.dut
+        return f"busy {int(d.busy.value)}, events valid {int(d.events__valid.value)}"
+
+    def hang(self, what):
+        fail(
+            self.result_path,
+            f"{self.where}: watchdog: {what} (sim time {get_sim_time('ns'):.0f} ns; "
+            f"{self.diagnostics()})",
+        )
+
+    def job_budget(self, units: int, ticks: int) -> int:
+        """Clocks for ``units`` networks (or cores) of ``ticks`` ticks each, generously."""
+        config = sum(self.g.region_depth(r) for r in self.regions) * self.g.cores
+        return units * (ticks * self.tick_bound + 8 * config + 1000)
+
+    #: The configuration regions a network loads (for ``job_budget``).
+    regions = ()
+
+    def start_budget(self, clocks: int):
+        """Fail the job if it is still running after ``clocks`` simulated clocks."""
+
+        async def budget():
+            await Timer(clocks * PERIOD, unit="ns")
+            self.hang(f"the job's budget of {clocks} clocks ran out")
+
+        return cocotb.start_soon(budget())
 
     async def cycle(self, n=1):
         for _ in range(n):
@@ -86,7 +155,7 @@ class HarnessTB:
         indices = list(indices)
         out = []
         self._select(region, core)
-        for clock in range(len(indices) + 16):
+        for clock in range(len(indices) + 64):
             if clock < len(indices):
                 d.cfg_re.value = 1
                 d.cfg_addr.value = indices[clock]
@@ -106,44 +175,85 @@ class HarnessTB:
         """Drive ``words`` into input stream ``stream``, one handshake each.
 
         With ``ready_follows_valid`` the design's ready depends on valid
-        combinationally, so it is read once the values have settled.
+        combinationally, so it is read once the values have settled. A word
+        not taken within ``tick_bound`` clocks fails the job.
         """
         d = self.dut
         payload, valid = getattr(d, f"{stream}__payload"), getattr(d, f"{stream}__valid")
         ready = getattr(d, f"{stream}__ready")
-        for w in words:
+        bound = self.tick_bound
+        for i, w in enumerate(words):
             payload.value = int(w)
             valid.value = 1
-            while True:
+            for _ in range(bound):
                 if ready_follows_valid:
                     await ReadOnly()
                 taken = bool(ready.value)
                 await FallingEdge(self.clk)
                 if taken:
                     break
+            else:
+                self.hang(f"{stream} word {i} of {len(words)} not taken within {bound} clocks")
         valid.value = 0
 
     async def inject(self, events):  # pragma: no cover - per design
         raise NotImplementedError
 
     async def run_tick(self, during=()):
-        """Run one tick; inject ``during`` (next tick's events) while it runs."""
+        """Run one tick; inject ``during`` (next tick's events) while it runs.
+
+        Sets ``measured``: the clocks from the rising edge that samples the
+        start pulse to the one after which ``busy`` is low (a design whose
+        tick starts on that edge reports the same in ``last_tick_cycles``).
+        A tick longer than ``tick_bound`` clocks fails the job.
+        """
         d = self.dut
         d.tick_start.value = 1
+        t0 = get_sim_time("ns") + PERIOD / 2  # the rising edge that samples it
+        deadline = t0 + self.tick_bound * PERIOD
         await self.cycle()
         d.tick_start.value = 0
-        await self.inject(during)
+        if during:  # the tick may end while they go in: watch for it meanwhile
+            end = cocotb.start_soon(self._tick_end(deadline))
+            await self.inject(during)
+            t1 = await end
+        else:
+            t1 = await self._tick_end(deadline)
+        if t1 is None:
+            self.hang(f"tick not over within {self.tick_bound} clocks of its start pulse")
+        self.measured = round((t1 - t0) / PERIOD)
+
+    async def _tick_end(self, deadline):
+        """The time ``busy`` falls for good (None past ``deadline``)."""
+        d = self.dut
+        fell = get_sim_time("ns")
         while d.busy.value:
-            await FallingEdge(d.busy)
+            left = deadline - get_sim_time("ns")
+            if left <= 0:
+                return None
+            timer = Timer(left, unit="ns")
+            if await First(FallingEdge(d.busy), timer) is timer:
+                return None
+            fell = get_sim_time("ns")
             await self.cycle()
+        return fell
 
     async def drain(self):
         """Everything in the output FIFO, unpacked, in order."""
         d = self.dut
         events = []
         d.events__ready.value = 1
-        while d.events__valid.value:
+        for _ in range(self.drain_bound):
+            if not d.events__valid.value:
+                break
             events.append(unpack(self.event_layout, d.events__payload.value.to_unsigned()))
             await self.cycle()
+        else:
+            self.hang(f"the output FIFO still valid after {self.drain_bound} events")
         d.events__ready.value = 0
         return events
+
+    @property
+    def drain_bound(self) -> int:
+        """More events than the harness FIFO holds."""
+        return 4 * self.g.cores * self.g.neurons + 16

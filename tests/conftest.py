@@ -13,6 +13,9 @@ BUILD = Path(os.environ.get("SPIKELOOM_BUILD", ROOT / "build" / "cocotb"))
 TESTS = Path(__file__).resolve().parent
 
 SIMULATORS = runner.simulators()
+#: Multiplies the random volume (networks, cores) of the cross-checks: a deep
+#: nightly run sets ``SPIKELOOM_VOLUME=10``; the default suite runs 1.
+VOLUME = max(1, int(os.environ.get("SPIKELOOM_VOLUME", "1")))
 
 
 def pytest_report_header(config):

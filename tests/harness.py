@@ -3,8 +3,9 @@
 The FIFO holds a whole tick of output (spikes of a core, output events of
 the chip), so the cocotb testbench can let the simulator run a tick without
 waking Python on every clock, and drain it afterwards. ``throttle`` lowers
-the FIFO's write-ready on about three clocks of four (pseudo-randomly, from
-an LFSR), to stress the design's backpressure: only timing may change.
+the FIFO's write-ready pseudo-randomly (from an LFSR), to stress the
+design's backpressure: only timing may change. Its modes (``THROTTLE``):
+0 never, 1 about three clocks in four, 2 one in four, 3 seven in eight.
 """
 
 from amaranth.hdl import Module, Signal
@@ -12,6 +13,9 @@ from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from spikeloom.hdl.core import Core
+
+#: Throttle modes by name: refused output clocks, about (see the module docstring).
+THROTTLE = {"never": 0, "mostly": 1, "sometimes": 2, "nearly always": 3}
 
 
 class Harness(wiring.Component):
@@ -26,7 +30,7 @@ class Harness(wiring.Component):
         members = {k: v for k, v in inner.signature.members.items() if k != source}
         self.width = inner.signature.members[source].signature.members["payload"].shape.size
         members["events"] = Out(stream.Signature(self.width))
-        members["throttle"] = In(1)
+        members["throttle"] = In(2)
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -47,7 +51,14 @@ class Harness(wiring.Component):
         source = getattr(inner, self.source)
         lfsr = Signal(16, init=0xACE1)
         m.d.sync += lfsr.eq((lfsr << 1) | (lfsr[15] ^ lfsr[13] ^ lfsr[12] ^ lfsr[10]))
-        stall = self.throttle & (lfsr[3] | lfsr[7])
+        stall = Signal()
+        with m.Switch(self.throttle):
+            with m.Case(1):
+                m.d.comb += stall.eq(lfsr[3] | lfsr[7])
+            with m.Case(2):
+                m.d.comb += stall.eq(lfsr[3] & lfsr[7])
+            with m.Case(3):
+                m.d.comb += stall.eq(lfsr[3] | lfsr[7] | lfsr[11])
         m.d.comb += [
             q.w_data.eq(source.payload),
             q.w_en.eq(source.valid & ~stall),

@@ -17,7 +17,7 @@ import pytest
 from spikeloom.defs import Geometry
 from spikeloom.hdl.core import Core
 
-from conftest import SIMULATORS
+from conftest import SIMULATORS, VOLUME
 from harness import CoreHarness
 
 GEOMETRIES = {
@@ -62,6 +62,7 @@ def run_job(design, simulator, gname, seed, cores, ticks, throttle, tag, core_cl
 @pytest.mark.parametrize("simulator", SIMULATORS)
 @pytest.mark.parametrize("gname,seed,cores,ticks,throttle", JOBS)
 def test_core_matches_golden(design, simulator, gname, seed, cores, ticks, throttle):
+    cores *= VOLUME
     if simulator == "icarus":
         # Icarus runs this testbench ~4x slower than Verilator: it checks a
         # fifth of the cores (the same seeds), Verilator checks all of them.

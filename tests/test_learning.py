@@ -19,7 +19,7 @@ from spikeloom.defs import PRNG_RESET, PROB_ONE, Geometry, LearnConfig, xorshift
 from spikeloom.hdl.core import Core
 from spikeloom.sim.core import CoreModel
 
-from conftest import ROOT, SIMULATORS
+from conftest import ROOT, SIMULATORS, VOLUME
 from harness import CoreHarness
 
 GEOMETRIES = {
@@ -51,6 +51,7 @@ def run_job(design, simulator, gname, seed, nets, ticks, core_cls=None):
 @pytest.mark.parametrize("simulator", SIMULATORS)
 @pytest.mark.parametrize("gname,seed,nets,ticks", JOBS)
 def test_learning_matches_golden(design, simulator, gname, seed, nets, ticks):
+    nets *= VOLUME
     if simulator == "icarus":
         # Icarus runs this testbench ~3x slower than Verilator (its clock
         # wakes Python): it checks a tenth of the networks (the same seeds).

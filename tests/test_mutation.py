@@ -1,54 +1,334 @@
-"""The cross-check has teeth: mutated RTL must fail it.
+"""The cross-checks have teeth: mutated RTL must fail them.
 
-Each mutant is the real ``hdl/neuron.py`` source with one rule changed (the
-way a mutation-testing tool would change it), elaborated into a core and run
-through the same cocotb cross-check as the real design. The test passes
-only if the cross-check reports a mismatch for the mutant.
+``MUTANTS`` is the whole gate, one row per mutant: the gateware file, the
+exact source text changed, its replacement, the kind of bug (a result rule,
+a stall term, a cycle counter, a drop counter, a ready term, a credit
+count) and the test job that must catch it. Every gateware block has at
+least one. A mutant is the real source with that one change, loaded as a
+module in ``spikeloom.hdl`` and put in place of the real block while its
+design is built (``installed``); the job then runs as in the suite and
+passes only if it fails for the mutant. A hang is a miss: every wait of
+the testbenches is bounded (``tests/cocotb_tb.py``), so a deadlocking
+mutant fails its job with a watchdog message instead. A mutant whose
+source text is not found (the code changed) fails loudly: retarget it.
+
+Jobs: ``units`` runs ``tests/test_fabric_units.py`` in Amaranth's
+simulator (every test; one must fail); ``chip``, ``core``, ``learning``
+and ``uart`` run a short cocotb cross-check of the same kind as
+``tests/test_chip_crosscheck.py``, ``tests/test_core_crosscheck.py``,
+``tests/test_learning.py`` and ``tests/test_uart.py``.
 """
 
-import importlib.util
-import sys
+import contextlib
+import dataclasses
+import importlib
+import inspect
 
 import pytest
-
-from spikeloom.hdl.core import Core
+import test_fabric_units
 
 from conftest import ROOT, SIMULATORS
-from test_core_crosscheck import run_job
 
-MUTATIONS = {
-    "threshold >= becomes >": ("lif_spike = ~refractory & (lif_v >= p2.threshold)", ">=", ">"),
-    "leak dropped": ("lif_sum.eq(leaked + inp1)", "leaked + inp1", "st1.v + inp1"),
+#: (block file in hdl/, exact source text, replacement, kind, job)
+MUTANTS = {
+    # -- bus segment and tree (hdl/router.py) --
+    "router stalled from eligible inputs": (
+        "router.py",
+        "self.stalled.eq((waiting & ~granted) != 0)",
+        "self.stalled.eq((eligible & ~granted) != 0)",
+        "stall term",
+        "units",
+    ),
+    "router ignores its output room": (
+        "router.py",
+        "self.inputs[i].valid & room.bit_select(targets[i], 1)",
+        "self.inputs[i].valid",
+        "ready term",
+        "chip",
+    ),
+    "tree carried counts one segment per level": (
+        "router.py",
+        "self.carried[i].eq(sum(s.carried for s in segs))",
+        "self.carried[i].eq(segs[0].carried)",
+        "credit count",
+        "chip",
+    ),
+    "tree stalled counts one segment per level": (
+        "router.py",
+        "self.stalled[i].eq(sum(s.stalled for s in segs))",
+        "self.stalled[i].eq(segs[0].stalled)",
+        "stall term",
+        "units",
+    ),
+    # -- fan-out unit (hdl/fanout.py) --
+    "fanout idle with spikes in its queue": (
+        "fanout.py",
+        "self.busy.eq((queue.level != 0) | fresh",
+        "self.busy.eq(fresh",
+        "credit count",
+        "chip",
+    ),
+    "fanout output taken without ready": (
+        "fanout.py",
+        "obuf.r_en.eq(self.packet_out.ready)",
+        "obuf.r_en.eq(1)",
+        "ready term",
+        "chip",
+    ),
+    # -- the chip: tick barrier, host input, counters (hdl/top.py) --
+    "barrier last_tick_cycles from 0": (
+        "top.py",
+        "m.d.sync += [pending.eq(0), cycles.eq(1)]",
+        "m.d.sync += [pending.eq(0), cycles.eq(0)]",
+        "cycle counter",
+        "units",
+    ),
+    "barrier cycles counted only while cores are busy": (
+        "top.py",
+        'with m.State("RUN"):\n                m.d.sync += cycles.eq(cycles + 1)',
+        'with m.State("RUN"):\n                m.d.sync += cycles.eq(cycles + ~idle)',
+        "cycle counter",
+        "chip",
+    ),
+    "host_dropped counted while the input is closed": (
+        "top.py",
+        "host_drop = self.host_in.valid & ~host_ok & host_open",
+        "host_drop = self.host_in.valid & ~host_ok",
+        "drop counter",
+        "units",
+    ),
+    "host input open while a start is pending": (
+        "top.py",
+        "host_open = ~self.tick_start & ~pending",
+        "host_open = ~self.tick_start",
+        "ready term",
+        "units",
+    ),
+    "chip output taken without ready": (
+        "top.py",
+        "bus.out.ready.eq(self.out.ready)",
+        "bus.out.ready.eq(1)",
+        "ready term",
+        "chip",
+    ),
+    "output events never return their credit": (
+        "top.py",
+        "inflight.eq(inflight + entering - sum(delivered) - out_take)",
+        "inflight.eq(inflight + entering - sum(delivered))",
+        "credit count",
+        "chip",
+    ),
+    "clear_counters misses the stall counters": (
+        "top.py",
+        "increments += [(self.carried[i], bus.carried[i]), (self.stalled[i], bus.stalled[i])]",
+        "increments += [(self.carried[i], bus.carried[i])]\n"
+        "            m.d.sync += self.stalled[i].eq(self.stalled[i] + bus.stalled[i])",
+        "drop counter",
+        "units",
+    ),
+    # -- the core (hdl/core.py) --
+    "core last_tick_cycles from 0": (
+        "core.py",
+        "m.d.sync += [cycles.eq(1), start_pend.eq(0)]",
+        "m.d.sync += [cycles.eq(0), start_pend.eq(0)]",
+        "cycle counter",
+        "core",
+    ),
+    "core takes axon events in the swap clock": (
+        "core.py",
+        "m.d.comb += swap.eq(1)",
+        "m.d.comb += [swap.eq(1), accepting.eq(1)]",
+        "ready term",
+        "core",
+    ),
+    # -- the neuron update (hdl/neuron.py) --
+    "threshold >= becomes >": (
+        "neuron.py",
+        "lif_spike = ~refractory & (lif_v >= p2.threshold)",
+        "lif_spike = ~refractory & (lif_v > p2.threshold)",
+        "result rule",
+        "core",
+    ),
+    "leak dropped": (
+        "neuron.py",
+        "lif_sum.eq(leaked + inp1)",
+        "lif_sum.eq(st1.v + inp1)",
+        "result rule",
+        "core",
+    ),
     "counter slope ignores input": (
+        "neuron.py",
         "c_s_sum.eq(Mux(start1, 0, st1.s) + inp1)",
-        " + inp1",
-        "",
+        "c_s_sum.eq(Mux(start1, 0, st1.s))",
+        "result rule",
+        "core",
     ),
     "counter direct add dropped": (
+        "neuron.py",
         "c_vd.eq(Mux(start1, 0, st1.v) + Mux(p1.direct, inp1, 0))",
-        "Mux(p1.direct, inp1, 0)",
-        "0",
+        "c_vd.eq(Mux(start1, 0, st1.v) + 0)",
+        "result rule",
+        "core",
+    ),
+    # -- the learning unit (hdl/learning.py; its rule mutants: tests/test_learning.py) --
+    "learn phase visits one row too many": (
+        "learning.py",
+        'with m.If(r == g.rows - 1):\n                m.next = "DONE"',
+        'with m.If(r == g.rows):\n                m.next = "DONE"',
+        "cycle counter",
+        "learning",
+    ),
+    # -- the UART block (hdl/uart.py composes hdl/uart_*.py) --
+    "FRAMING_ERRORS not counted": (
+        "uart.py",
+        "regs.count_framing_errors.eq(dfr.framing_error)",
+        "regs.count_framing_errors.eq(0)",
+        "drop counter",
+        "uart",
     ),
 }
 
+#: Where each block's class is looked up while a design is built:
+#: (module, attribute, the mutant module's attribute).
+INSTALL = {
+    "router.py": [
+        ("top", "BusTree", "BusTree"),
+        ("router", "BusTree", "BusTree"),
+        ("router", "Segment", "Segment"),
+    ],
+    "fanout.py": [("top", "Fanout", "Fanout")],
+    "top.py": [("top", "Chip", "Chip")],
+    "core.py": [("top", "Core", "Core")],
+    "uart.py": [("uart", "Link", "Link"), ("system", "Link", "Link")],
+}
 
-def mutant_core(label):
-    line, old, new = MUTATIONS[label]
-    source = (ROOT / "hdl" / "neuron.py").read_text()
-    assert source.count(line) == 1, f"mutation site not found: {line!r}"
-    mutated = source.replace(line, line.replace(old, new))
-    name = "spikeloom_mutant_" + "".join(c if c.isalnum() else "_" for c in label)
-    spec = importlib.util.spec_from_loader(name, loader=None)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    exec(compile(mutated, f"<mutant {label}>", "exec"), module.__dict__)
-    return type(name, (Core,), {"neuron_cls": module.NeuronUpdate})
+
+def mutant_module(label):
+    """The block's module with the mutant's one change (fails if the text is gone)."""
+    file, text, new, _, _ = MUTANTS[label]
+    source = (ROOT / "hdl" / file).read_text()
+    if source.count(text) != 1:
+        pytest.fail(
+            f"stale mutant {label!r}: {source.count(text)} matches of {text!r} in hdl/{file} "
+            "(the code changed: retarget the mutant in tests/test_mutation.py)"
+        )
+    name = "spikeloom.hdl._mutant_" + "".join(c if c.isalnum() else "_" for c in label)
+    module = type(importlib)(name)
+    module.__package__ = "spikeloom.hdl"
+    exec(compile(source.replace(text, new), f"<mutant {label}>", "exec"), module.__dict__)
+    return module
 
 
-@pytest.mark.parametrize("label", list(MUTATIONS))
+@contextlib.contextmanager
+def installed(label):
+    """The mutant in place of the real block (classes looked up at build time)."""
+    from spikeloom.hdl import core, router, system, top, uart
+
+    file = MUTANTS[label][0]
+    mod = mutant_module(label)
+    where = {"top": top, "router": router, "uart": uart, "system": system}
+    patches = [(where[m], attr, getattr(mod, name)) for m, attr, name in INSTALL.get(file, [])]
+    if file == "neuron.py":
+        patches.append((core.Core, "neuron_cls", mod.NeuronUpdate))
+    if file == "learning.py":
+        patches.append((core.Core, "learning_cls", mod.LearningUnit))
+    saved = [(obj, attr, getattr(obj, attr)) for obj, attr, _ in patches]
+    try:
+        for obj, attr, value in patches:
+            setattr(obj, attr, value)
+        yield mod
+    finally:
+        for obj, attr, value in saved:
+            setattr(obj, attr, value)
+
+
+def key_of(label):
+    return "mut_" + "".join(c if c.isalnum() else "_" for c in label)
+
+
+def run_units(label):
+    """Every fabric unit test against the mutant; the failures' messages."""
+    failures = []
+    with installed(label):
+        for name, test in inspect.getmembers(test_fabric_units, inspect.isfunction):
+            if name.startswith("test_"):
+                try:
+                    test()
+                except AssertionError as e:
+                    failures.append(f"{name}: {str(e).splitlines()[0] if str(e) else 'failed'}")
+    return {"ok": not failures, "message": "; ".join(failures)}
+
+
+def run_cocotb(design, simulator, label, job):
+    """The mutant's design built under its own key, one short cross-check job."""
+    file = MUTANTS[label][0]
+    with installed(label) as mod:
+        if job == "chip":
+            from test_chip_crosscheck import run_job
+
+            # Random backpressure per network (some networks refused nearly always).
+            return run_job(design, simulator, "l22", 12000, 6, 40, None, 1, variant=key_of(label))
+        core_cls = getattr(mod, "Core", None) if file == "core.py" else None
+        if core_cls is None:
+            from spikeloom.hdl.core import Core
+
+            core_cls = type(key_of(label), (Core,), {})
+        else:
+            core_cls = type(key_of(label), (core_cls,), {})
+        if job == "core":
+            from test_core_crosscheck import run_job
+
+            return run_job(design, simulator, "n32a32", 1000, 20, 100, 0, "mut", core_cls)
+        if job == "learning":
+            from test_learning import run_job
+
+            return run_job(design, simulator, "l8a8", 10000, 6, 100, core_cls)
+        if job == "uart":
+            return run_uart(design, simulator, label)
+    raise ValueError(f"unknown job {job!r}")
+
+
+def run_uart(design, simulator, label):
+    from test_uart import LINK, G
+
+    from spikeloom.hdl.system import System
+
+    built = design(key_of(label), lambda: System(G, LINK), simulator)
+    job = {"geometry": G.as_dict(), "link": dataclasses.asdict(LINK), "seed": 7100, "items": 400}
+    return built.run("cocotb_uart", job, "mut")
+
+
+#: Files that are parts of another block's mutant-tested whole, or hold no logic.
+PARTS = {
+    # The UART block: its composition (uart.py) carries the block's mutant.
+    **dict.fromkeys(
+        ["uart_phy.py", "uart_framing.py", "uart_request.py", "uart_regs.py", "uart_exec.py"]
+        + ["uart_response.py"],
+        "uart.py",
+    ),
+    "system.py": "uart.py",  # chip + link wiring, run by the UART job
+    "config.py": None,  # a port signature, no logic
+}
+
+
+def test_every_block_has_a_mutant():
+    files = {f.name for f in (ROOT / "hdl").glob("*.py") if f.name != "__init__.py"}
+    blocks = {PARTS.get(f, f) for f in files} - {None}
+    assert blocks <= {m[0] for m in MUTANTS.values()}, blocks - {m[0] for m in MUTANTS.values()}
+    kinds = {m[3] for m in MUTANTS.values()}
+    assert {"stall term", "cycle counter", "drop counter", "ready term", "credit count"} <= kinds
+
+
+@pytest.mark.parametrize("label", list(MUTANTS))
 def test_mutant_is_caught(design, label):
-    simulator = "icarus" if "icarus" in SIMULATORS else SIMULATORS[0]
-    verdict = run_job(design, simulator, "n32a32", 1000, 20, 100, 0, "mut", mutant_core(label))
-    assert not verdict["ok"], f"mutant '{label}' passed the cross-check"
-    assert "expected" in verdict["message"] and "got" in verdict["message"]
-    print(f"mutant '{label}' caught: {verdict['message']}")
+    kind, job = MUTANTS[label][3:]
+    if job == "units":
+        verdict = run_units(label)
+    else:
+        simulator = SIMULATORS[0]
+        verdict = run_cocotb(design, simulator, label, job)
+    assert not verdict["ok"], f"mutant {label!r} ({kind}) passed the {job} job"
+    # Caught by a check (naming the seed: the UART job's is fixed), not by a crash.
+    assert "without a verdict" not in verdict["message"], verdict["message"]
+    assert job in ("units", "uart") or "seed" in verdict["message"], verdict["message"]
+    print(f"mutant {label!r} ({kind}) caught by the {job} job: {verdict['message'][:300]}")
