@@ -68,20 +68,21 @@ TARGETS: dict[str, Target] = {
             platform_class="amaranth_boards.icebreaker:ICEBreakerPlatform",
             family="ice40",
             device="iCE40UP5K-SG48",
-            # One core whose crossbar word is all four SPRAMs ganged (64 bits:
-            # 16 four-bit entries per clock): 256 neurons, 192 K synapses. No
-            # learning unit, and one core only: a second core or a learning
-            # unit does not fit beside the UART block (docs/results.md).
+            # One core; its crossbar (32-bit words, 8 four-bit entries per
+            # clock) fills all four SPRAMs: 256 neurons, 192 K synapses. No
+            # learning unit, and one core only, with 16 lanes (64-bit words)
+            # neither fits beside the UART block and the chip's counters
+            # (5383 of 5280 logic cells; docs/results.md).
             geometry=Geometry(
                 levels=(1,),
                 neurons=256,
                 axons=512,
                 potential_bits=12,
                 fanout=1,
-                lanes=16,
+                lanes=8,
                 history=0,
             ),
-            clock_hz=36e6,
+            clock_hz=27e6,
             baud=1_000_000,
             event_fifo=64,
             programmers=(("iceprog", ()), ("openFPGALoader", ("-b", "ice40_generic"))),
