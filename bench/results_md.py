@@ -81,6 +81,8 @@ def _modules(r: dict) -> list[str]:
         "| --- | ---: | ---: | ---: | ---: |",
     ]
     for block, m in mods.items():
+        if not (m["lut"] or m["ff"] or m["ram"]):
+            continue
         out.append(f"| `{block}` | {m['instances']} | {m['lut']} | {m['ff']} | {m['ram']} |")
     return out + [""]
 
@@ -154,6 +156,16 @@ def render(boards: dict, core: dict) -> str:
             f"{meets} | {_si(peak)} | {ticks} |",
             "",
             *_modules(r),
+        ]
+    from spikeloom.boards import TARGETS
+
+    missing = [name for name in TARGETS if name not in boards]
+    if missing:
+        out += [
+            "Not built yet (in the board table, no result recorded): "
+            + ", ".join(f"`{name}`" for name in missing)
+            + ".",
+            "",
         ]
     out += [
         "## Published peers",
