@@ -119,7 +119,9 @@ TARGETS: dict[str, Target] = {
             family="ecp5",
             device="LFE5U-85F-6BG381C",
             # The default's 2-bit entries cannot hold the digits network (k = 6,
-            # H = 32): two cores with learning units, 7-bit entries.
+            # H = 32): two cores with learning units, 7-bit entries. 30 MHz: a
+            # 50 MHz build placed at 34.0, held by the learning unit's
+            # read-modify-write of a crossbar entry in one clock.
             geometry=Geometry(
                 levels=(2,),
                 neurons=256,
@@ -130,7 +132,7 @@ TARGETS: dict[str, Target] = {
                 lanes=8,
                 history=32,
             ),
-            clock_hz=50e6,
+            clock_hz=30e6,
             baud=1_000_000,
             programmers=(("openFPGALoader", ("-b", "ulx3s")), ("fujprog", ())),
         ),
