@@ -41,8 +41,11 @@ JOBS = [
     # throttle None: drawn per network (harness.THROTTLE).
     ("l2", 10000, 10, 300, None, 1, 0),
     ("l4", 11000, 20, 100, None, 2, 0),
-    ("l22", 12000, 30, 100, None, 1, 0),
-    ("l44", 13000, 8, 100, None, 5, 0),
+    # The two longest jobs in halves (the same seeds), so two workers share them.
+    ("l22", 12000, 15, 100, None, 1, 0),
+    ("l22", 12015, 15, 100, None, 1, 0),
+    ("l44", 13000, 4, 100, None, 5, 0),
+    ("l44", 13004, 4, 100, None, 5, 0),
     ("l22", 14000, 10, 100, 1, 5, 0),
     ("l44", 15000, 6, 100, 1, 5, 0),
     ("l32", 16000, 10, 100, None, 1, 0),
