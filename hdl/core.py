@@ -16,7 +16,7 @@ groups of ``lanes`` columns, with two engines that overlap:
   and go into the next tick's recurrent list.
 
 So ``lanes`` is only the crossbar word width (entries summed per clock); one
-more lane costs ``lanes`` accumulators and a wider mux, no block RAM.
+more lane costs an accumulator, a sum register and a wider mux, no block RAM.
 
 Timing, with L active rows in the tick::
 
@@ -30,16 +30,16 @@ entries per clock.
 
 ``axon_in`` accepts one axon event per clock at any time except the two
 clocks in which a tick starts (and, after a reset, the A clocks of INIT,
-which clears the listed-axon bitmaps); an event belongs to the next tick to
-start. Duplicate events for one tick are merged by a bitmap in block RAM,
-one per list bank. ``spike_out``
-carries every spike of the tick in increasing neuron order, with the
+which clears the listed-axon bitmaps, with ``busy`` high; a ``tick_start``
+then waits for its end); an event belongs to the next tick to start.
+Duplicate events for one tick are merged by a bitmap in block RAM, one per
+list bank. ``spike_out`` carries every spike of the tick in increasing neuron order, with the
 neuron's output-enable bit (the fan-out unit, ``hdl/fanout.py``, turns it
 into output and routed events).
 
 The ``cfg_*`` ports read and write one element (crossbar entry, neuron
 parameters, neuron state) of :class:`~spikeloom.defs.Region` per clock while
-``busy`` is low; read data is valid on ``cfg_rdata`` while ``cfg_rvalid``
+no tick runs (INIT included); read data is valid on ``cfg_rdata`` while ``cfg_rvalid``
 is high (the clock after ``cfg_re``).
 """
 
