@@ -9,7 +9,7 @@ boards without Amaranth's vendor code); :meth:`Target.platform` does.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from spikeloom.defs import Geometry
 from spikeloom.protocol import LinkConfig
@@ -59,6 +59,25 @@ class Target:
         return self.clock_hz or platform.default_clk_frequency
 
 
+_ULX3S = Target(
+    name="ulx3s",
+    title="Radiona ULX3S 85F (ECP5 LFE5U-85F-6BG381C)",
+    platform_class="amaranth_boards.ulx3s:ULX3S_85F_Platform",
+    family="ecp5",
+    device="LFE5U-85F-6BG381C",
+    # Eight cores on a two-level tree; 2-bit entries (k = 1) so that
+    # the 1 M crossbar entries fit the EBR, 16 per clock per core.
+    # 40 MHz: a 100 MHz build placed at 46.8 MHz, held by the fan-out
+    # unit's route-table read (block-RAM output to its own address).
+    geometry=Geometry(
+        levels=(4, 2), neurons=256, axons=256, count_bits=1, lanes=16, fanout=4, history=0
+    ),
+    clock_hz=40e6,
+    baud=1_000_000,
+    programmers=(("openFPGALoader", ("-b", "ulx3s")), ("fujprog", ())),
+)
+
+
 TARGETS: dict[str, Target] = {
     t.name: t
     for t in (
@@ -95,29 +114,12 @@ TARGETS: dict[str, Target] = {
             ),
             bitstream_suffix=".bin",
         ),
-        Target(
-            name="ulx3s",
-            title="Radiona ULX3S 85F (ECP5 LFE5U-85F-6BG381C)",
-            platform_class="amaranth_boards.ulx3s:ULX3S_85F_Platform",
-            family="ecp5",
-            device="LFE5U-85F-6BG381C",
-            # Eight cores on a two-level tree; 2-bit entries (k = 1) so that
-            # the 1 M crossbar entries fit the EBR, 16 per clock per core.
-            # 40 MHz: a 100 MHz build placed at 46.8 MHz, held by the fan-out
-            # unit's route-table read (block-RAM output to its own address).
-            geometry=Geometry(
-                levels=(4, 2), neurons=256, axons=256, count_bits=1, lanes=16, fanout=4, history=0
-            ),
-            clock_hz=40e6,
-            baud=1_000_000,
-            programmers=(("openFPGALoader", ("-b", "ulx3s")), ("fujprog", ())),
-        ),
-        Target(
+        _ULX3S,
+        # The same board and flow, another geometry and clock.
+        replace(
+            _ULX3S,
             name="ulx3s-learn",
             title="Radiona ULX3S 85F, learning variant (holds examples/digits.py's network)",
-            platform_class="amaranth_boards.ulx3s:ULX3S_85F_Platform",
-            family="ecp5",
-            device="LFE5U-85F-6BG381C",
             # The default's 2-bit entries cannot hold the digits network (k = 6,
             # H = 32): two cores with learning units, 7-bit entries. 30 MHz: a
             # 50 MHz build placed at 34.0, held by the learning unit's
@@ -133,8 +135,6 @@ TARGETS: dict[str, Target] = {
                 history=32,
             ),
             clock_hz=30e6,
-            baud=1_000_000,
-            programmers=(("openFPGALoader", ("-b", "ulx3s")), ("fujprog", ())),
         ),
         Target(
             name="tangnano9k",
