@@ -40,7 +40,7 @@ fan-out unit, the other regions to the core. Allowed while ``busy`` is low;
 strobe; a reader waits for it rather than counting clocks).
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
@@ -95,19 +95,16 @@ class Chip(wiring.Component):
         g = self.geometry
         m = Module()
         m.submodules.bus = bus = BusTree(g)
-        cores, fans = [], []
-        for c in range(g.cores):
-            core = m.submodules[f"core{c}"] = Core(g, c)
-            fan = m.submodules[f"fanout{c}"] = Fanout(g, c, self.queue_depth)
-            cores.append(core)
-            fans.append(fan)
-            wiring.connect(m, core.spike_out, fan.spike_in)
-            wiring.connect(m, fan.packet_out, bus.up_in[c])
-            m.d.comb += [
-                core.axon_in.payload.eq(bus.down_out[c].payload.index),
-                core.axon_in.valid.eq(bus.down_out[c].valid),
-                bus.down_out[c].ready.eq(core.axon_in.ready),
-            ]
+        cores = [Core(g, e) for e in range(g.engines)]  # V logical cores each
+        fans = [Fanout(g, c, self.queue_depth) for c in range(g.cores)]
+        for e, core in enumerate(cores):
+            m.submodules[f"core{e}"] = core
+            mine = range(e * g.virtual, (e + 1) * g.virtual)
+            for c in mine:
+                m.submodules[f"fanout{c}"] = fans[c]
+                wiring.connect(m, fans[c].packet_out, bus.up_in[c])
+            self._spikes(m, core, [fans[c] for c in mine])
+            self._axons(m, core, [bus.down_out[c] for c in mine])
 
         # -- host input (events to nonexistent cores are dropped) -----------
         # Closed from the tick_start pulse until the tick starts, so an event
@@ -194,7 +191,7 @@ class Chip(wiring.Component):
                 core.learn_cfg.eq(learn_q),
                 core.phase.eq(phase_q),
                 core.seed.eq(self.seed),
-                core.seed_we.eq(self.seed_we & (self.seed_core == c)),
+                core.seed_we.eq(self.seed_we & (self.seed_core == c * g.virtual)),
             ]
         with m.FSM(name="barrier") as fsm:
             with m.State("IDLE"):
@@ -220,7 +217,48 @@ class Chip(wiring.Component):
                     m.next = "IDLE"
         m.d.comb += self.busy.eq(~fsm.ongoing("IDLE") | pending)
 
-        # -- configuration ---------------------------------------------------
+        self._config(m, cores, fans)
+        return m
+
+    def _spikes(self, m, core, fans):
+        """An engine's spikes to the fan-out units of its logical cores."""
+        g = self.geometry
+        spike, vc = core.spike_out.payload, core.spike_out.payload.neuron[g.neuron_bits :]
+        for v, fan in enumerate(fans):
+            m.d.comb += [
+                fan.spike_in.payload.neuron.eq(spike.neuron[: max(1, g.neuron_bits)]),
+                fan.spike_in.payload.output.eq(spike.output),
+                fan.spike_in.valid.eq(core.spike_out.valid & ((vc == v) if g.virtual_bits else 1)),
+            ]
+        readies = [f.spike_in.ready for f in fans]
+        m.d.comb += core.spike_out.ready.eq(Array(readies)[vc] if len(fans) > 1 else readies[0])
+
+    def _axons(self, m, core, downs):
+        """Events for an engine's logical cores, one per clock (the lowest first)."""
+        g = self.geometry
+        if len(downs) == 1:
+            m.d.comb += [
+                core.axon_in.payload.eq(downs[0].payload.index),
+                core.axon_in.valid.eq(downs[0].valid),
+                downs[0].ready.eq(core.axon_in.ready),
+            ]
+            return
+        sel = Signal(range(len(downs)))
+        for v in reversed(range(len(downs))):
+            with m.If(downs[v].valid):
+                m.d.comb += sel.eq(v)
+        m.d.comb += [
+            core.axon_in.payload.eq(
+                Cat(Array(d.payload.index[: g.axon_bits] for d in downs)[sel], sel)
+            ),
+            core.axon_in.valid.eq(Cat(*[d.valid for d in downs]).any()),
+        ]
+        for v, d in enumerate(downs):
+            m.d.comb += d.ready.eq(core.axon_in.ready & (sel == v))
+
+    def _config(self, m, cores, fans):
+        """The configuration port: ``cfg_core`` selects a fan-out unit or an engine."""
+        g = self.geometry
         sel_core = Signal.like(self.cfg_core)
         sel_routes = Signal()
         with m.If(self.cfg_re):
@@ -228,19 +266,24 @@ class Chip(wiring.Component):
                 sel_core.eq(self.cfg_core),
                 sel_routes.eq(self.cfg_region == Region.ROUTES),
             ]
-        for c, (core, fan) in enumerate(zip(cores, fans)):
-            here = self.cfg_core == c
-            routes = self.cfg_region == Region.ROUTES
-            for unit, mine in ((core, ~routes), (fan, routes)):
-                m.d.comb += [
-                    unit.cfg_addr.eq(self.cfg_addr),
-                    unit.cfg_wdata.eq(self.cfg_wdata),
-                    unit.cfg_we.eq(self.cfg_we & here & mine & ~self.busy),
-                    unit.cfg_re.eq(self.cfg_re & here & mine),
-                ]
+        routes = self.cfg_region == Region.ROUTES
+        engine = self.cfg_core[g.virtual_bits :]
+        units = [(f, self.cfg_core == c, routes) for c, f in enumerate(fans)]
+        units += [(core, engine == e, ~routes) for e, core in enumerate(cores)]
+        for unit, here, mine in units:
+            m.d.comb += [
+                unit.cfg_addr.eq(self.cfg_addr),
+                unit.cfg_wdata.eq(self.cfg_wdata),
+                unit.cfg_we.eq(self.cfg_we & here & mine & ~self.busy),
+                unit.cfg_re.eq(self.cfg_re & here & mine),
+            ]
+        for core in cores:
             m.d.comb += core.cfg_region.eq(self.cfg_region)
+            if g.virtual_bits:
+                m.d.comb += core.cfg_vc.eq(self.cfg_core[: g.virtual_bits])
         with m.Switch(sel_core):
-            for c, (core, fan) in enumerate(zip(cores, fans)):
+            for c, fan in enumerate(fans):
+                core = cores[c // g.virtual]
                 with m.Case(c):
                     with m.If(sel_routes):
                         m.d.comb += [
@@ -252,4 +295,3 @@ class Chip(wiring.Component):
                             self.cfg_rdata.eq(core.cfg_rdata),
                             self.cfg_rvalid.eq(core.cfg_rvalid),
                         ]
-        return m

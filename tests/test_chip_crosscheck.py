@@ -1,6 +1,7 @@
 """RTL vs golden model for the multi-core chip, on random small-world networks.
 
-Geometries (1,), (2,), (4,), (2, 2), (4, 4) and (3, 2), each built once per
+Geometries (1,), (2,), (4,), (2, 2), (4, 4) and (3, 2), and three with
+virtual cores (2 or 4 logical cores per engine), each built once per
 simulator. 120 random networks with host input on Verilator (a tenth of them
 on Icarus), 100 ticks each; the networks' neuron models cycle with the seed
 (all LIF, all COUNTER, mixed, cores of different kinds:
@@ -46,6 +47,11 @@ GEOMETRIES = {
     "l44": Geometry(levels=(4, 4), neurons=8, axons=16, lanes=4, **SMALL),
     # Not powers of two: 6 cores (core numbers 6 and 7 do not exist), fan-out 2.
     "l32": Geometry(levels=(3, 2), neurons=8, axons=16, lanes=2, **{**SMALL, "fanout": 2}),
+    # Virtual cores: V logical cores time-share one engine (no learning unit).
+    "l4v2": Geometry(levels=(4,), neurons=16, axons=16, lanes=4, history=0, virtual=2, **SMALL),
+    "l22v4": Geometry(levels=(2, 2), neurons=8, axons=16, lanes=2, history=0, virtual=4, **SMALL),
+    # An engine's two cores in different leaf segments; one lane.
+    "l32v2": Geometry(levels=(3, 2), neurons=8, axons=8, lanes=1, history=0, virtual=2, **SMALL),
 }
 JOBS = [
     # (geometry, first seed, networks, ticks, throttle, state_every, learning);
@@ -61,6 +67,9 @@ JOBS = [
     ("l22", 14000, 10, 100, 1, 5, 0),
     ("l44", 15000, 6, 100, 1, 5, 0),
     ("l32", 16000, 10, 100, None, 1, 0),
+    ("l4v2", 19000, 10, 100, None, 1, 0),
+    ("l22v4", 19100, 10, 100, None, 1, 0),
+    ("l32v2", 19200, 10, 100, None, 1, 0),
     # Learning on every core, routed events included; crossbars compared every tick.
     ("l22", 17000, 10, 100, None, 1, 1),
 ]
