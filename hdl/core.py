@@ -23,13 +23,22 @@ Timing, with L active rows in the tick::
     cycles per tick = r + (G - 1) * max(r, lanes) + lanes + UPDATE_STAGES + 4
     r = L + ROW_STAGES if L > 0, else 1
 
+**Virtual cores** (``Geometry.virtual`` = V > 1): the engine holds V
+logical cores, every memory V times as deep (neuron n of logical core vc at
+``Cat(n, vc)``, crossbar words at ``Cat(vc, group, row)``), and walks the V
+cores' groups in turn, so the row phase above repeats per logical core
+(``r`` from that core's rows; ``tick_cycles()`` takes one L per core).
+``axon_in`` carries ``Cat(axon, vc)``, ``spike_out`` the neuron as
+``Cat(n, vc)``, ``cfg_vc`` selects the logical core of the configuration
+port. No learning unit (one per engine would serve V cores).
+
 (``tick_cycles()``; ``last_tick_cycles`` reports it). Spikes cost no clock:
 the tick stalls only on ``spike_out.ready`` (the whole update pipeline holds
 while a spike waits). Crossbar throughput during the row phase is ``lanes``
 entries per clock.
 
 ``axon_in`` accepts one axon event per clock at any time except the two
-clocks in which a tick starts (and, after a reset, the A clocks of INIT,
+clocks in which a tick starts (and, after a reset, the V * A clocks of INIT,
 which clears the listed-axon bitmaps, with ``busy`` high; a ``tick_start``
 then waits for its end); an event belongs to the next tick to start.
 Duplicate events for one tick are merged by a bitmap in block RAM, one per

@@ -29,7 +29,9 @@ the fan-out units and the bus still hold then (each bus hop is one clock;
 a segment moves one packet per clock). Outputs stall on ``out.ready``, and
 then everything queued behind them waits: only timing changes.
 
-Counters (32 bits, wrapping; ``clear_counters`` zeroes them): per level,
+Counters (32 bits, wrapping; ``clear_counters`` zeroes them; they run one
+clock behind the fabric, clear included, so each reads what it would have
+read one clock earlier): per level,
 packets carried and stalled segment-clocks (``hdl/router.py``); routed
 events sent, events delivered to cores, host events in, output events out,
 host events dropped because their core does not exist.
@@ -51,7 +53,10 @@ from .core import Core, config_members
 from .fanout import Fanout
 from .router import BusTree
 
-__all__ = ["Chip"]
+__all__ = ["Chip", "COUNTER_LAG"]
+
+#: Clocks by which the chip's counters (and their clear) trail the fabric.
+COUNTER_LAG = 1
 
 
 class Chip(wiring.Component):
@@ -158,11 +163,19 @@ class Chip(wiring.Component):
         ]
         for i in range(len(g.levels)):
             increments += [(self.carried[i], bus.carried[i]), (self.stalled[i], bus.stalled[i])]
+        # Increments and the clear are registered first (the counters run
+        # COUNTER_LAG clocks behind the fabric), so no handshake path reaches
+        # a 32-bit adder.
+        assert COUNTER_LAG == 1
+        clear_q = Signal()
+        m.d.sync += clear_q.eq(self.clear_counters)
         for counter, inc in increments:
-            with m.If(self.clear_counters):
+            inc_q = Signal.like(inc, name=f"{counter.name}_inc")
+            m.d.sync += inc_q.eq(inc)
+            with m.If(clear_q):
                 m.d.sync += counter.eq(0)
             with m.Else():
-                m.d.sync += counter.eq(counter + inc)
+                m.d.sync += counter.eq(counter + inc_q)
 
         # -- tick barrier ----------------------------------------------------
         idle = ~Cat(*[c.busy for c in cores], *[f.busy for f in fans]).any()

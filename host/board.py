@@ -484,7 +484,8 @@ class Board:
         g = self.geometry
         # A learn phase with every neuron firing and every row growing.
         learn = g.rows * (2 + 2 * g.neurons + g.groups + 4)
-        return 2 * (g.rows * g.groups + g.neurons + g.cores * g.neurons * g.fanout + learn) + 1000
+        engine = g.virtual * (g.rows * g.groups + g.neurons)  # its logical cores in turn
+        return 2 * (engine + g.cores * g.neurons * g.fanout + learn) + 1000
 
     def tick_seconds(self) -> float:
         """A lower bound on the wall time of one tick of :meth:`run_ticks`, for estimates.
