@@ -1,4 +1,4 @@
-"""Fan-out unit of one core: spikes in, output and routed events out.
+"""Fan-out unit of one core engine: spikes in, output and routed events out.
 
 Each spike from the core (``spike_layout``) is queued, its ``fanout``
 routing entries (``route_layout``, one memory word per neuron) are read,
@@ -18,6 +18,12 @@ spike or packet is held here.
 The ``cfg_*`` ports read and write one routing entry (index = neuron *
 fanout + entry) per clock while ``busy`` is low; read data is valid on
 ``cfg_rdata`` the clock after ``cfg_re``.
+
+With virtual cores (``Geometry.virtual`` = V > 1) one unit serves the
+engine's V logical cores: spikes carry ``Cat(neuron, vc)``
+(``Core.spike_layout_of``), the table holds V cores' words, ``cfg_vc``
+selects one for the configuration port, and output events name core
+``engine * V + vc``.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
@@ -27,29 +33,31 @@ from amaranth.lib.wiring import In, Out
 
 from spikeloom.defs import Geometry
 
-from .core import config_members
+from .core import Core, config_members
 
 __all__ = ["Fanout"]
 
 
 class Fanout(wiring.Component):
-    """Routing table and packet emitter of core ``core_id``."""
+    """Routing table and packet emitter of core engine ``engine`` (its V cores)."""
 
-    def __init__(self, geometry: Geometry, core_id: int = 0, queue_depth: int = 16):
-        if not 0 <= core_id < geometry.cores:
-            raise ValueError(f"core_id {core_id} out of range 0..{geometry.cores - 1}")
+    def __init__(self, geometry: Geometry, engine: int = 0, queue_depth: int = 16):
+        if not 0 <= engine < geometry.engines:
+            raise ValueError(f"engine {engine} out of range 0..{geometry.engines - 1}")
         if queue_depth < 1:
             raise ValueError(f"queue_depth = {queue_depth}: must be >= 1")
         self.geometry = geometry
-        self.core_id = core_id
+        self.engine = engine
         self.queue_depth = queue_depth
         g = geometry
+        self.spike_layout = Core.spike_layout_of(g)
         super().__init__(
             {
-                "spike_in": In(stream.Signature(g.spike_layout)),
+                "spike_in": In(stream.Signature(self.spike_layout)),
                 "packet_out": Out(stream.Signature(g.packet_layout)),
                 "busy": Out(1),
                 **config_members(g, region=False),
+                **({"cfg_vc": In(g.virtual_bits)} if g.virtual_bits else {}),
             }
         )
 
@@ -60,12 +68,13 @@ class Fanout(wiring.Component):
         fan_bits = (fan - 1).bit_length()
         entry = g.route_layout
 
+        nb, vb = g.neuron_bits, g.virtual_bits
         m.submodules.routes = routes = Memory(
-            shape=data.ArrayLayout(entry, fan), depth=g.neurons, init=[]
+            shape=data.ArrayLayout(entry, fan), depth=g.virtual * g.neurons, init=[]
         )
         rd, wr = routes.read_port(), routes.write_port(granularity=1)
         m.submodules.queue = queue = fifo.SyncFIFOBuffered(
-            width=g.spike_layout.size, depth=self.queue_depth
+            width=self.spike_layout.size, depth=self.queue_depth
         )
         m.submodules.obuf = obuf = fifo.SyncFIFO(width=g.packet_layout.size, depth=2)
 
@@ -81,7 +90,7 @@ class Fanout(wiring.Component):
         # -- emitter -------------------------------------------------------
         # `cur` is the spike whose routing word is on rd.data; `fresh` means
         # it was read last clock and its pending mask is not yet registered.
-        head = g.spike_layout(queue.r_data)
+        head = self.spike_layout(queue.r_data)
         cur_neuron = Signal.like(head.neuron)
         cur_out = Signal()
         fresh = Signal()
@@ -97,8 +106,10 @@ class Fanout(wiring.Component):
                 m.d.comb += item.eq(i)
         route = rd.data[(item - 1)[:fan_bits] if fan > 1 else 0]
         pkt = g.packet_layout(Signal(g.packet_layout.size))
+        # The output event names its logical core: engine * V + vc.
+        source = Cat(cur_neuron[nb:], Const(self.engine, max(1, g.core_bits - vb)))
         with m.If(item == 0):
-            m.d.comb += [pkt.output.eq(1), pkt.core.eq(self.core_id), pkt.index.eq(cur_neuron)]
+            m.d.comb += [pkt.output.eq(1), pkt.core.eq(source), pkt.index.eq(cur_neuron[:nb])]
         with m.Else():
             m.d.comb += [pkt.output.eq(0), pkt.core.eq(route.core), pkt.index.eq(route.axon)]
         m.d.comb += [obuf.w_data.eq(pkt), obuf.w_en.eq(rem != 0)]
@@ -114,7 +125,8 @@ class Fanout(wiring.Component):
 
         # -- routing-table read address and configuration port ---------------
         cfg_entry = self.cfg_addr[:fan_bits] if fan > 1 else Const(0, 1)
-        cfg_neuron = self.cfg_addr[fan_bits : fan_bits + max(1, g.neuron_bits)]
+        cfg_vc = self.cfg_vc if vb else Const(0, 0)
+        cfg_neuron = Cat(self.cfg_addr[fan_bits : fan_bits + max(1, nb)], cfg_vc)
         entry_q = Signal(range(fan))
         m.d.sync += self.cfg_rvalid.eq(self.cfg_re)
         with m.If(self.cfg_re):

@@ -100,15 +100,19 @@ class Chip(wiring.Component):
         g = self.geometry
         m = Module()
         m.submodules.bus = bus = BusTree(g)
-        cores = [Core(g, e) for e in range(g.engines)]  # V logical cores each
-        fans = [Fanout(g, c, self.queue_depth) for c in range(g.cores)]
-        for e, core in enumerate(cores):
+        # One core engine and one fan-out unit per V logical cores. An
+        # engine's packets enter the bus at its first core's port (its cores
+        # share a leaf segment, which routes by destination); the others idle.
+        cores = [Core(g, e) for e in range(g.engines)]
+        fans = [Fanout(g, e, self.queue_depth) for e in range(g.engines)]
+        for e, (core, fan) in enumerate(zip(cores, fans)):
             m.submodules[f"core{e}"] = core
+            m.submodules[f"fanout{e}"] = fan
             mine = range(e * g.virtual, (e + 1) * g.virtual)
-            for c in mine:
-                m.submodules[f"fanout{c}"] = fans[c]
-                wiring.connect(m, fans[c].packet_out, bus.up_in[c])
-            self._spikes(m, core, [fans[c] for c in mine])
+            wiring.connect(m, core.spike_out, fan.spike_in)
+            wiring.connect(m, fan.packet_out, bus.up_in[mine[0]])
+            for c in mine[1:]:
+                m.d.comb += bus.up_in[c].valid.eq(0)
             self._axons(m, core, [bus.down_out[c] for c in mine])
 
         # -- host input (events to nonexistent cores are dropped) -----------
@@ -233,19 +237,6 @@ class Chip(wiring.Component):
         self._config(m, cores, fans)
         return m
 
-    def _spikes(self, m, core, fans):
-        """An engine's spikes to the fan-out units of its logical cores."""
-        g = self.geometry
-        spike, vc = core.spike_out.payload, core.spike_out.payload.neuron[g.neuron_bits :]
-        for v, fan in enumerate(fans):
-            m.d.comb += [
-                fan.spike_in.payload.neuron.eq(spike.neuron[: max(1, g.neuron_bits)]),
-                fan.spike_in.payload.output.eq(spike.output),
-                fan.spike_in.valid.eq(core.spike_out.valid & ((vc == v) if g.virtual_bits else 1)),
-            ]
-        readies = [f.spike_in.ready for f in fans]
-        m.d.comb += core.spike_out.ready.eq(Array(readies)[vc] if len(fans) > 1 else readies[0])
-
     def _axons(self, m, core, downs):
         """Events for an engine's logical cores, one per clock (the lowest first)."""
         g = self.geometry
@@ -281,7 +272,7 @@ class Chip(wiring.Component):
             ]
         routes = self.cfg_region == Region.ROUTES
         engine = self.cfg_core[g.virtual_bits :]
-        units = [(f, self.cfg_core == c, routes) for c, f in enumerate(fans)]
+        units = [(f, engine == e, routes) for e, f in enumerate(fans)]
         units += [(core, engine == e, ~routes) for e, core in enumerate(cores)]
         for unit, here, mine in units:
             m.d.comb += [
@@ -290,13 +281,14 @@ class Chip(wiring.Component):
                 unit.cfg_we.eq(self.cfg_we & here & mine & ~self.busy),
                 unit.cfg_re.eq(self.cfg_re & here & mine),
             ]
-        for core in cores:
+        for core, fan in zip(cores, fans):
             m.d.comb += core.cfg_region.eq(self.cfg_region)
             if g.virtual_bits:
-                m.d.comb += core.cfg_vc.eq(self.cfg_core[: g.virtual_bits])
+                vc = self.cfg_core[: g.virtual_bits]
+                m.d.comb += [core.cfg_vc.eq(vc), fan.cfg_vc.eq(vc)]
         with m.Switch(sel_core):
-            for c, fan in enumerate(fans):
-                core = cores[c // g.virtual]
+            for c in range(g.cores):
+                core, fan = cores[c // g.virtual], fans[c // g.virtual]
                 with m.Case(c):
                     with m.If(sel_routes):
                         m.d.comb += [

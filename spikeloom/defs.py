@@ -113,9 +113,10 @@ class Geometry:
     timer_bits: int = 8
     #: Width of the tick stamp carried by output events.
     tick_bits: int = 16
-    #: V, logical cores per core engine (power of two dividing the cores):
-    #: V consecutive cores time-share one engine, their memories stacked in
-    #: it, ticked one after another. Changes only timing and resources.
+    #: V, logical cores per core engine (power of two dividing levels[0]):
+    #: V consecutive cores (in one leaf segment) time-share one engine and
+    #: one fan-out unit, their memories stacked in them, ticked one after
+    #: another. Changes only timing and resources.
     virtual: int = 1
 
     def __post_init__(self):
@@ -147,8 +148,9 @@ class Geometry:
             bad("timer_bits", "must be in 1 .. 16")
         if not 8 <= self.tick_bits <= 32:
             bad("tick_bits", "must be in 8 .. 32")
-        if not _is_pow2(self.virtual) or self.cores % self.virtual:
-            bad("virtual", f"must be a power of two dividing the cores ({self.cores})")
+        if not _is_pow2(self.virtual) or self.levels[0] % self.virtual:
+            # An engine's cores share a leaf segment (and a fan-out unit).
+            bad("virtual", f"must be a power of two dividing levels[0] ({self.levels[0]})")
         if self.virtual > 1 and self.history:
             bad("virtual", "must be 1 with learning (history > 0): one learning unit per engine")
 

@@ -40,6 +40,7 @@ from spikeloom.defs import (
     pack,
     unpack,
 )
+from spikeloom.hdl.top import COUNTER_LAG
 from spikeloom.sim.stimulus import random_host_inputs, random_network
 from spikeloom.sim.top import ChipModel
 
@@ -88,9 +89,12 @@ class ChipTB(HarnessTB):
         """Wait until every routed and host event is delivered: the bus is empty.
 
         Between ticks (cores and fan-out units idle, every output taken) the
-        packets on the bus are ``routed + host_events - delivered``.
+        packets on the bus are ``routed + host_events - delivered``. The
+        counters trail the fabric by ``COUNTER_LAG`` clocks: the last event
+        sent must be counted first.
         """
         d = self.dut
+        await self.cycle(COUNTER_LAG)
         for _ in range(self.tick_bound):
             moving = d.routed.value.to_unsigned() + d.host_events.value.to_unsigned()
             if (moving - d.delivered.value.to_unsigned()) % (1 << 32) == 0:

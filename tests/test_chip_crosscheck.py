@@ -49,9 +49,9 @@ GEOMETRIES = {
     "l32": Geometry(levels=(3, 2), neurons=8, axons=16, lanes=2, **{**SMALL, "fanout": 2}),
     # Virtual cores: V logical cores time-share one engine (no learning unit).
     "l4v2": Geometry(levels=(4,), neurons=16, axons=16, lanes=4, history=0, virtual=2, **SMALL),
-    "l22v4": Geometry(levels=(2, 2), neurons=8, axons=16, lanes=2, history=0, virtual=4, **SMALL),
-    # An engine's two cores in different leaf segments; one lane.
-    "l32v2": Geometry(levels=(3, 2), neurons=8, axons=8, lanes=1, history=0, virtual=2, **SMALL),
+    "l42v4": Geometry(levels=(4, 2), neurons=8, axons=16, lanes=2, history=0, virtual=4, **SMALL),
+    # Two levels, 6 cores; one lane.
+    "l23v2": Geometry(levels=(2, 3), neurons=8, axons=8, lanes=1, history=0, virtual=2, **SMALL),
 }
 JOBS = [
     # (geometry, first seed, networks, ticks, throttle, state_every, learning);
@@ -68,8 +68,8 @@ JOBS = [
     ("l44", 15000, 6, 100, 1, 5, 0),
     ("l32", 16000, 10, 100, None, 1, 0),
     ("l4v2", 19000, 10, 100, None, 1, 0),
-    ("l22v4", 19100, 10, 100, None, 1, 0),
-    ("l32v2", 19200, 10, 100, None, 1, 0),
+    ("l42v4", 19100, 10, 100, None, 1, 0),
+    ("l23v2", 19200, 10, 100, None, 1, 0),
     # Learning on every core, routed events included; crossbars compared every tick.
     ("l22", 17000, 10, 100, None, 1, 1),
 ]
