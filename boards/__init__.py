@@ -157,6 +157,8 @@ TARGETS: dict[str, Target] = {
                 lanes=16,
                 history=0,
             ),
+            # 27 -> 54 MHz (rPLL); the design placed at 61.6 MHz on 27.
+            clock_hz=54e6,
             baud=1_000_000,
             programmers=(("openFPGALoader", ("-b", "tangnano9k")),),
             bitstream_suffix=".fs",
