@@ -8,8 +8,10 @@ entry order (docs/semantics.md §5). An entry whose core does not exist is
 ignored. Golden model: ``sim/top.py``.
 
 Timing: a spike that makes k packets occupies the emitter for max(1, k)
-clocks when ``packet_out`` is ready; the next spike's routing word is read
-during the last of them, so a stream of spikes costs no bubbles. The spike
+clocks when ``packet_out`` is ready; the table is read at the queue head's
+address on every clock, so the next spike's word is there when its turn
+comes (a stream of spikes costs no bubbles) and no path runs from the
+table's output back to its address (ECP5 timing). The spike
 queue (``queue_depth`` spikes) lets the core run ahead; the core stalls
 only when it is full. ``packet_out`` goes through a two-entry buffer, so
 no combinational path crosses into the bus. ``busy`` is high while any
@@ -88,23 +90,31 @@ class Fanout(wiring.Component):
         ]
 
         # -- emitter -------------------------------------------------------
-        # `cur` is the spike whose routing word is on rd.data; `fresh` means
-        # it was read last clock and its pending mask is not yet registered.
+        # `cur` is the spike being emitted; `fresh` means its routing word
+        # was read last clock (it is on rd.data, and kept in `word_q` for
+        # the clocks after) and its pending mask is not yet registered. The
+        # table is read at the queue head's address on every clock, so no
+        # path runs from its output back to its address.
         head = self.spike_layout(queue.r_data)
+        fresh = Signal()
+        word_q = Signal(routes.shape)
+        word = Signal(routes.shape)
+        m.d.comb += word.eq(Mux(fresh, rd.data.as_value(), word_q.as_value()))
+        with m.If(fresh):
+            m.d.sync += word_q.eq(rd.data)
         cur_neuron = Signal.like(head.neuron)
         cur_out = Signal()
-        fresh = Signal()
         rem_q = Signal(fan + 1)  # item 0: output event, items 1..F: entries
         # An entry naming a core that does not exist (possible only when
         # ``cores`` is not a power of two) is ignored, like an invalid one.
-        valid_bits = Cat(*[rd.data[f].valid & (rd.data[f].core < g.cores) for f in range(fan)])
+        valid_bits = Cat(*[word[f].valid & (word[f].core < g.cores) for f in range(fan)])
         rem = Mux(fresh, Cat(cur_out, valid_bits), rem_q)
 
         item = Signal(range(fan + 1))
         for i in reversed(range(fan + 1)):
             with m.If(rem[i]):
                 m.d.comb += item.eq(i)
-        route = rd.data[(item - 1)[:fan_bits] if fan > 1 else 0]
+        route = word[(item - 1)[:fan_bits] if fan > 1 else 0]
         pkt = g.packet_layout(Signal(g.packet_layout.size))
         # The output event names its logical core: engine * V + vc.
         source = Cat(cur_neuron[nb:], Const(self.engine, max(1, g.core_bits - vb)))
@@ -132,7 +142,7 @@ class Fanout(wiring.Component):
         with m.If(self.cfg_re):
             m.d.sync += entry_q.eq(cfg_entry)
         with m.If(self.busy):
-            m.d.comb += rd.addr.eq(Mux(pop, head.neuron, cur_neuron))
+            m.d.comb += rd.addr.eq(head.neuron)
         with m.Else():
             m.d.comb += rd.addr.eq(cfg_neuron)
         m.d.comb += [
