@@ -11,7 +11,9 @@ sometimes, mostly or nearly always refused; a job may fix one). Every tick is co
 the output events (per core, in order; the interleaving of cores is free),
 their tick stamps, and the event counters (routed, delivered, host, output,
 carried per level), which also proves event conservation: every routed or
-host event was delivered exactly once. Every neuron's state is compared
+host event was delivered exactly once; and each level's ``stalled`` against
+the count the testbench takes from the segments' input handshakes
+(``cocotb_tb.StallReference``; networks 0, 1 and every even one). Every neuron's state is compared
 every ``state_every`` ticks and on the last tick. ``last_tick_cycles`` is
 compared every tick with the clocks the testbench counts from the start
 pulse to the end of the barrier (on two ticks in three the testbench waits
@@ -27,7 +29,8 @@ import os
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb_tb import HarnessTB, fail, peek_entries, stall_factor, worst_core_tick
+from cocotb.utils import get_sim_time
+from cocotb_tb import HarnessTB, StallReference, fail, peek_entries, stall_factor, worst_core_tick
 
 from spikeloom.defs import COUNTERS as CHIP_COUNTERS
 from spikeloom.defs import (
@@ -143,7 +146,7 @@ async def crosscheck(dut):
     ticks = job["ticks"]
     state_every = job.get("state_every", 1)
     checked = {"networks": 0, "ticks": 0, "spikes": 0, "events": 0, "routed": 0, "host": 0}
-    checked["learned"] = 0
+    checked["learned"] = checked["stall_checked"] = 0
     hist = None
     cycles, stalled = [], [0] * len(g.levels)
     throttles = []
@@ -161,6 +164,11 @@ async def crosscheck(dut):
         net = random_network(g, seed)
         host = random_host_inputs(g, seed, ticks)
         model = ChipModel(net)
+        # Stalls counted from the handshakes on the first two networks (one of
+        # each way of sending host input), then every other one (their cost).
+        stall_ref = None
+        if k < 2 or k % 2 == 0:
+            stall_ref = StallReference(dut.clk, dut.inner.bus, g, [dut.rst, dut.clear_counters])
         await tb.reset()
         if job.get("learning"):
             # One learning configuration per network; every core seeded.
@@ -247,6 +255,13 @@ async def crosscheck(dut):
                         result_path,
                         f"{where}: tick {t}: counter {name} expected {want} got {hw[name]}",
                     )
+            want = stall_ref.at(get_sim_time("ns")) if stall_ref else hw["stalled"]
+            if hw["stalled"] != want:
+                fail(
+                    result_path,
+                    f"{where}: tick {t}: counter stalled expected {want} (the segments' "
+                    f"input handshakes: valid and not ready) got {hw['stalled']}",
+                )
             if t % state_every == state_every - 1 or t == ticks - 1:
                 for c in range(g.cores):
                     words = await tb.read_region(c, Region.STATE, g.neurons)
@@ -278,6 +293,9 @@ async def crosscheck(dut):
             checked["spikes"] += int(np.sum(spikes))
             checked["events"] += len(events)
         stalled = [a + b for a, b in zip(stalled, hw["stalled"])]
+        if stall_ref:
+            stall_ref.stop()
+            checked["stall_checked"] += 1
         checked["routed"] += model.counters["routed"]
         checked["host"] += model.counters["host_events"]
         checked["networks"] += 1

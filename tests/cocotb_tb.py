@@ -13,11 +13,12 @@ simulated clocks. A wait that runs out fails the job with where it was
 """
 
 import json
+import math
 import os
 
 import cocotb
 import numpy as np
-from cocotb.triggers import FallingEdge, First, ReadOnly, Timer
+from cocotb.triggers import FallingEdge, First, ReadOnly, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
 from spikeloom.defs import Geometry, unpack
@@ -53,6 +54,71 @@ def peek_entries(mem, g: Geometry) -> np.ndarray:
         for lane in range(g.lanes):
             out[row, grp * g.lanes + lane] = (w >> (eb * lane)) & ((1 << eb) - 1)
     return out
+
+
+class StallReference:
+    """Each level's ``stalled`` count as the chip should read it, from the bus handshakes.
+
+    A segment stalls on a clock on which one of its inputs is valid and not
+    ready (docs/semantics.md §8), so the reference reads only the segments'
+    input handshakes of ``bus`` (the ``BusTree`` instance), never the
+    counters under test. Sampled once settled in each clock (after the
+    falling edge) and counted at the next rising edge; a clock with one of
+    ``clears`` high (a reset, ``clear_counters``) zeroes it instead. It
+    wakes only on clocks on which an input is valid or a clear is high.
+    ``at(t)`` is the count at time ``t`` (ns).
+    """
+
+    def __init__(self, clk, bus, g: Geometry, clears):
+        self.clk, self.clears = clk, list(clears)
+        self.levels = []
+        for i, b in enumerate(g.levels):
+            count = g.cores // math.prod(g.levels[: i + 1])
+            segs = [getattr(bus, f"seg{i}_{k}") for k in range(count)]
+            pairs = [
+                [
+                    (getattr(s, f"inputs__{j}__valid"), getattr(s, f"inputs__{j}__ready"))
+                    for j in range(b + 1)
+                ]
+                for s in segs
+            ]
+            self.levels.append(pairs)
+        self.valids = [v for segs in self.levels for pairs in segs for v, _ in pairs]
+        self.total = [0] * len(g.levels)
+        #: (time from which it holds, counts), in time order.
+        self.history = [(0.0, tuple(self.total))]
+        self.task = cocotb.start_soon(self._run())
+
+    def stop(self):
+        self.task.cancel()
+
+    def at(self, t: float) -> list:
+        """The counts the chip holds at time ``t`` (ns)."""
+        return list(next(c for when, c in reversed(self.history) if when <= t))
+
+    def between(self, t0: float, t1: float) -> set:
+        """Every count held at some time in ``t0`` .. ``t1`` (ns)."""
+        out = {tuple(self.at(t0))}
+        out.update(c for when, c in self.history if t0 <= when <= t1)
+        return out
+
+    async def _run(self):
+        watched = self.valids + self.clears
+        while True:
+            if not any(s.value for s in watched):
+                await First(*[RisingEdge(s) for s in watched])
+            await FallingEdge(self.clk)
+            await ReadOnly()
+            if any(c.value for c in self.clears):
+                new = [0] * len(self.total)
+            else:
+                new = [
+                    t + sum(any(v.value and not r.value for v, r in pairs) for pairs in segs)
+                    for t, segs in zip(self.total, self.levels)
+                ]
+            if new != self.total:
+                self.total = new
+                self.history.append((get_sim_time("ns") + PERIOD / 2, tuple(new)))
 
 
 class Mismatch(AssertionError):

@@ -16,7 +16,9 @@ network runs under random backpressure on the output (never, sometimes,
 mostly or nearly always refused, drawn from its seed), so every level's
 segments fill; two jobs fix it at about 3 clocks in 4. Only timing may
 change; the tick's clocks are compared with the testbench's count every
-tick. No job can hang (bounded waits, ``tests/cocotb_tb.py``).
+tick, and each level's stalled segment-clocks with the testbench's count
+from the segments' handshakes (networks 0, 1 and every even one). No job
+can hang (bounded waits, ``tests/cocotb_tb.py``).
 ``SPIKELOOM_VOLUME`` multiplies the networks. Replay a failure with
 ``SPIKELOOM_SEED=<seed> pytest tests/test_chip_crosscheck.py``.
 """
@@ -107,6 +109,7 @@ def test_chip_matches_golden(
     assert verdict["spikes"] > networks * ticks, verdict
     assert verdict["routed"] > networks * ticks // 10, verdict
     assert verdict["host"] > 0 and verdict["events"] > 0, verdict
+    assert verdict["stall_checked"] >= min(networks, 2), verdict
     if learning:
         assert verdict["learned"] > networks * 10, verdict
     if any(verdict["throttles"]):

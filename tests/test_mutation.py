@@ -39,6 +39,14 @@ MUTANTS = {
         "stall term",
         "units",
     ),
+    # The same bug in the chip job: its stalled against the segments' handshakes.
+    "router stalled from eligible inputs (chip)": (
+        "router.py",
+        "self.stalled.eq((waiting & ~granted) != 0)",
+        "self.stalled.eq((eligible & ~granted) != 0)",
+        "stall term",
+        "chip",
+    ),
     "router ignores its output room": (
         "router.py",
         "self.inputs[i].valid & room.bit_select(targets[i], 1)",
