@@ -16,7 +16,9 @@ Jobs: ``units`` runs ``tests/test_fabric_units.py`` in Amaranth's
 simulator (every test; one must fail); ``chip``, ``core``, ``learning``
 and ``uart`` run a short cocotb cross-check of the same kind as
 ``tests/test_chip_crosscheck.py``, ``tests/test_core_crosscheck.py``,
-``tests/test_learning.py`` and ``tests/test_uart.py``.
+``tests/test_learning.py`` and ``tests/test_uart.py``. A bug of a block
+that two checks see (a stall term in the chip and through the link) has a
+mutant for each check, so each check is shown to fail.
 """
 
 import contextlib
@@ -90,6 +92,15 @@ MUTANTS = {
         "m.d.sync += [pending.eq(0), cycles.eq(0)]",
         "cycle counter",
         "units",
+    ),
+    # The same bug read through the link: LAST_TICK_CYCLES against the UART
+    # testbench's count.
+    "barrier last_tick_cycles from 0 (link)": (
+        "top.py",
+        "m.d.sync += [pending.eq(0), cycles.eq(1)]",
+        "m.d.sync += [pending.eq(0), cycles.eq(0)]",
+        "cycle counter",
+        "uart",
     ),
     "barrier cycles counted only while cores are busy": (
         "top.py",
@@ -197,6 +208,21 @@ MUTANTS = {
         "drop counter",
         "uart",
     ),
+    # -- its register file (hdl/uart_regs.py) --
+    "register carry leaks past a counter's wrap": (
+        "uart_regs.py",
+        "m.d.sync += carry.eq(0)",
+        "m.d.sync += carry.eq(carry)",
+        "drop counter",
+        "uart",
+    ),
+    "link STALLED reads CARRIED": (
+        "uart_regs.py",
+        'values[f"STALLED{i}"] = self.stalled[i]',
+        'values[f"STALLED{i}"] = self.carried[i]',
+        "stall term",
+        "uart",
+    ),
 }
 
 #: Where each block's class is looked up while a design is built:
@@ -208,9 +234,10 @@ INSTALL = {
         ("router", "Segment", "Segment"),
     ],
     "fanout.py": [("top", "Fanout", "Fanout")],
-    "top.py": [("top", "Chip", "Chip")],
+    "top.py": [("top", "Chip", "Chip"), ("system", "Chip", "Chip")],
     "core.py": [("top", "Core", "Core")],
     "uart.py": [("uart", "Link", "Link"), ("system", "Link", "Link")],
+    "uart_regs.py": [("uart", "RegisterFile", "RegisterFile")],
 }
 
 
