@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT / "tests"))  # the cocotb harness lives with the tes
 from spikeloom.boards import target  # noqa: E402
 from spikeloom.defs import Geometry  # noqa: E402
 from spikeloom.hdl.core import Core, tick_cycles  # noqa: E402
-from spikeloom.sim import runner  # noqa: E402
 from spikeloom.sim.core import CoreModel  # noqa: E402
+from spikeloom.sim.rtl import runner  # noqa: E402
 
 from harness import CoreHarness  # noqa: E402
 

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the cocotb harness lives with the tests
 
-from spikeloom.sim import runner  # noqa: E402
+from spikeloom.sim.rtl import runner  # noqa: E402
 
 from harness import CoreHarness  # noqa: E402
 

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the cocotb harness lives with the tes
 
 from spikeloom.defs import Geometry  # noqa: E402
 from spikeloom.hdl.core import tick_cycles  # noqa: E402
-from spikeloom.sim import runner  # noqa: E402
+from spikeloom.sim.rtl import runner  # noqa: E402
 
 from harness import ChipHarness  # noqa: E402
 

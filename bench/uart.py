@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 from spikeloom import protocol as P  # noqa: E402
 from spikeloom.defs import Geometry, Region  # noqa: E402
-from spikeloom.sim import runner  # noqa: E402
+from spikeloom.sim.rtl import runner  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "uart.json"
 TABLE = ROOT / "docs" / "results-uart.md"
@@ -110,7 +110,7 @@ def wall(cmd: list[str]) -> float:
 
 def measure_cli(seed: int = 5):
     from spikeloom.host.netfile import save_network
-    from spikeloom.sim.bridge import build_system, default_simulator
+    from spikeloom.sim.rtl.bridge import build_system, default_simulator
     from spikeloom.sim.stimulus import random_network
 
     g, link = sim_defaults()

@@ -58,7 +58,7 @@ from cocotb_tb import StallReference, fail
 
 from spikeloom import protocol as P
 from spikeloom.defs import Geometry, Region
-from spikeloom.sim.cocotb_bridge import CLOCK_NS, start_system, stuck_clocks, system_job
+from spikeloom.sim.rtl.cocotb_bridge import CLOCK_NS, start_system, stuck_clocks, system_job
 from spikeloom.sim.stimulus import random_network
 from spikeloom.sim.uart import LinkModel
 

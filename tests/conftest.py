@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from spikeloom.sim import runner
+from spikeloom.sim.rtl import runner
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("SPIKELOOM_BUILD", ROOT / "build" / "cocotb"))

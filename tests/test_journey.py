@@ -338,7 +338,7 @@ def test_build_stages_are_told_from_the_flows_files(tmp_path):
 
 def test_the_sim_build_estimate_comes_from_measured_builds(tmp_path, monkeypatch):
     from spikeloom.host.transport import SIM_GEOMETRY, SIM_LINK
-    from spikeloom.sim import bridge
+    from spikeloom.sim.rtl import bridge
 
     monkeypatch.setenv("SPIKELOOM_SIM_CACHE", str(tmp_path))
     assert not bridge.is_built(SIM_GEOMETRY, SIM_LINK, "verilator")

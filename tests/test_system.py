@@ -1,7 +1,7 @@
 """Full system: the RTL touched only through the host library, over the simulated UART.
 
 The ``sim`` transport starts ``hdl/system.System`` (chip + UART block) in a
-simulator behind a socket (``sim/bridge.py``); :class:`Board` talks to it
+simulator behind a socket (``sim/rtl/bridge.py``); :class:`Board` talks to it
 with the same bytes as to a board. Every result is compared with the
 golden model: a random network is loaded and read back (every memory),
 run with random host input (output events with full tick numbers, neuron
