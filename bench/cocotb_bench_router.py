@@ -2,7 +2,7 @@
 
 The job (``SPIKELOOM_JOB``) names a geometry, a seed, the rewiring
 probabilities, and the warm-up and measured ticks. For each probability
-the network of ``spikeloom.sim.stimulus.relay_traffic`` is loaded, started
+the network of ``spikeloom.testing.stimulus.relay_traffic`` is loaded, started
 by one host event per relay axon, and run; the golden model runs beside it
 and the hardware counters must equal its counts on every tick, so the
 numbers always come from a fabric that delivered every event.
@@ -16,8 +16,8 @@ from cocotb.clock import Clock
 from cocotb_chip import COUNTERS, ChipTB  # the cross-check's helpers (tests/ is on the path)
 
 from spikeloom.defs import Geometry, Region
-from spikeloom.sim.stimulus import relay_traffic
 from spikeloom.sim.top import ChipModel
+from spikeloom.testing.stimulus import relay_traffic
 
 
 @cocotb.test()

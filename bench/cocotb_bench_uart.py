@@ -24,8 +24,8 @@ from cocotb.utils import get_sim_time
 from spikeloom import protocol as P
 from spikeloom.defs import Region
 from spikeloom.sim.rtl.cocotb_bridge import CLOCK_NS, start_system, stuck_clocks, system_job
-from spikeloom.sim.stimulus import random_network
 from spikeloom.sim.uart import LinkModel
+from spikeloom.testing.stimulus import random_network
 
 
 @cocotb.test()

@@ -23,22 +23,18 @@ import importlib.util
 import json
 import platform
 import re
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the cocotb harness lives with the tests
-
 from spikeloom.boards import target  # noqa: E402
 from spikeloom.defs import Geometry  # noqa: E402
 from spikeloom.hdl.core import Core, tick_cycles  # noqa: E402
 from spikeloom.sim.core import CoreModel  # noqa: E402
 from spikeloom.sim.rtl import runner  # noqa: E402
-
-from harness import CoreHarness  # noqa: E402
+from spikeloom.testing.harness import CoreHarness  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "core.json"
 TABLE = ROOT / "docs" / "results-core.md"

@@ -24,7 +24,6 @@ Training time is the wall clock of the golden model's training run alone
 import argparse
 import json
 import platform
-import sys
 import time
 from multiprocessing import Pool
 from pathlib import Path
@@ -32,9 +31,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from examples import abc_abd, digits  # noqa: E402
+from spikeloom.examples import abc_abd, digits  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "learning.json"
 TABLE = ROOT / "docs" / "results-learning.md"

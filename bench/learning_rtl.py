@@ -25,11 +25,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the cocotb harness lives with the tests
-
 from spikeloom.sim.rtl import runner  # noqa: E402
-
-from harness import CoreHarness  # noqa: E402
+from spikeloom.testing.harness import CoreHarness  # noqa: E402
 
 
 def _example(name):

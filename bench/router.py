@@ -4,7 +4,7 @@
 
 Writes ``bench/results/router.json``, ``docs/results-router.md`` and the
 plot ``docs/router-sweep.png``. Sixteen cores (N = A = 16, F = 2) run the
-relay traffic of ``spikeloom.sim.stimulus.relay_traffic``: every neuron
+relay traffic of ``spikeloom.testing.stimulus.relay_traffic``: every neuron
 fires every tick and sends F routed events, 512 a tick, whatever the
 rewiring probability; the probability only moves targets from sibling
 cores (same level-0 segment) to random cores. The same networks run on the
@@ -21,18 +21,14 @@ per clock on each level, and stalled segment-clocks.
 import argparse
 import json
 import platform
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the cocotb harness lives with the tests
-
 from spikeloom.defs import Geometry  # noqa: E402
 from spikeloom.hdl.core import tick_cycles  # noqa: E402
 from spikeloom.sim.rtl import runner  # noqa: E402
-
-from harness import ChipHarness  # noqa: E402
+from spikeloom.testing.harness import ChipHarness  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "router.json"
 TABLE = ROOT / "docs" / "results-router.md"

@@ -111,7 +111,7 @@ def wall(cmd: list[str]) -> float:
 def measure_cli(seed: int = 5):
     from spikeloom.host.netfile import save_network
     from spikeloom.sim.rtl.bridge import build_system, default_simulator
-    from spikeloom.sim.stimulus import random_network
+    from spikeloom.testing.stimulus import random_network
 
     g, link = sim_defaults()
     build_system(g, link, default_simulator())  # a user's second run: built already

@@ -3,24 +3,25 @@
 Configured like ``tests/cocotb_core.py``: ``SPIKELOOM_JOB`` (geometry, first
 seed, networks, ticks, throttle, how often to read the states) and
 ``SPIKELOOM_RESULT`` (the verdict). Each network is generated from its seed
-(``spikeloom.sim.stimulus.random_network``), loaded through the
+(``spikeloom.testing.stimulus.random_network``), loaded through the
 configuration port (every region of every core, so nothing of the previous
 network survives), and run with random host input, each network under its
 own random backpressure on the output (``harness.THROTTLE``: never,
-sometimes, mostly or nearly always refused; a job may fix one). Every tick is compared:
-the output events (per core, in order; the interleaving of cores is free),
-their tick stamps, and the event counters (routed, delivered, host, output,
-carried per level), which also proves event conservation: every routed or
-host event was delivered exactly once; and each level's ``stalled`` against
-the count the testbench takes from the segments' input handshakes
-(``cocotb_tb.StallReference``; networks 0, 1 and every even one). Every neuron's state is compared
-every ``state_every`` ticks and on the last tick. ``last_tick_cycles`` is
-compared every tick with the clocks the testbench counts from the start
-pulse to the end of the barrier (on two ticks in three the testbench waits
-for the bus to be empty first, so the tick starts on the pulse; on the
-third the start waits for the host events still in flight). Every wait is
-bounded (``tests/cocotb_tb.py``): a deadlock fails with the seed, the tick
-and where the credits are.
+sometimes, mostly or nearly always refused; a job may fix one). Every tick
+is compared: the output events (per core, in order; the interleaving of
+cores is free), their tick stamps, and the event counters (routed,
+delivered, host, output, carried per level), which also proves event
+conservation: every routed or host event was delivered exactly once; and
+each level's ``stalled`` against the count the testbench takes from the
+segments' input handshakes (``spikeloom.testing.tb.StallReference``;
+networks 0, 1 and every even one). Every neuron's state is compared every
+``state_every`` ticks and on the last tick. ``last_tick_cycles`` is compared
+every tick with the clocks the testbench counts from the start pulse to the
+end of the barrier (on two ticks in three the testbench waits for the bus to
+be empty first, so the tick starts on the pulse; on the third the start
+waits for the host events still in flight). Every wait is bounded
+(``tests/support/tb.py``): a deadlock fails with the seed, the tick and
+where the credits are.
 """
 
 import json
@@ -30,7 +31,6 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.utils import get_sim_time
-from cocotb_tb import HarnessTB, StallReference, fail, peek_entries, stall_factor, worst_core_tick
 
 from spikeloom.defs import COUNTERS as CHIP_COUNTERS
 from spikeloom.defs import (
@@ -43,10 +43,17 @@ from spikeloom.defs import (
     pack,
     unpack,
 )
-from spikeloom.sim.stimulus import random_host_inputs, random_network
 from spikeloom.sim.top import ChipModel
-
-from harness import THROTTLE
+from spikeloom.testing.harness import THROTTLE
+from spikeloom.testing.stimulus import random_host_inputs, random_network
+from spikeloom.testing.tb import (
+    HarnessTB,
+    StallReference,
+    fail,
+    peek_entries,
+    stall_factor,
+    worst_core_tick,
+)
 
 # The chip's counters the golden model also keeps (it refuses what the chip
 # would count in host_dropped).

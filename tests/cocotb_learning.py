@@ -2,7 +2,7 @@
 
 Configured like ``tests/cocotb_core.py`` (``SPIKELOOM_JOB``,
 ``SPIKELOOM_RESULT``; set by ``tests/test_learning.py``). Each network
-comes from ``spikeloom.sim.stimulus.random_learning(seed)``: it is loaded
+comes from ``spikeloom.testing.stimulus.random_learning(seed)``: it is loaded
 through the configuration port, its generator seeded, and run with the
 tick's learning parameters and episode phase on the core's inputs. After
 every tick the spikes, every neuron's state, the tick's clock count and
@@ -20,13 +20,13 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb_core import TB
-from cocotb_tb import fail, peek_entries
 
 from spikeloom.defs import CORE_REGIONS, LEARN_LAYOUT, Geometry, Region, pack, unpack
 from spikeloom.hdl.core import tick_cycles
 from spikeloom.hdl.learning import learn_cycles
 from spikeloom.sim.neuron import STATE_FIELDS
-from spikeloom.sim.stimulus import random_learning
+from spikeloom.testing.stimulus import random_learning
+from spikeloom.testing.tb import fail, peek_entries
 
 
 def entries(g, words):

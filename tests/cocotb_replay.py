@@ -23,12 +23,12 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb_core import TB
-from cocotb_tb import fail, peek_entries
 
 from spikeloom.defs import CORE_REGIONS, LEARN_LAYOUT, Region, pack, unpack
 from spikeloom.hdl.core import tick_cycles
 from spikeloom.sim.learning import LearnStats
 from spikeloom.sim.neuron import STATE_FIELDS
+from spikeloom.testing.tb import fail, peek_entries
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -34,7 +34,7 @@ cores); the timing registers, which the model does not keep, against the
 testbench's own counts instead: LAST_TICK_CYCLES against the clocks from
 the chip's tick_start to the end of its busy (``TickReference``), each
 STALLED against the stalls seen on the bus segments' input handshakes
-(``cocotb_tb.StallReference``), both read after ticks in a directed step
+(``spikeloom.testing.tb.StallReference``), both read after ticks in a directed step
 and with every register at the end; every malformed item got an error status or
 was discarded and counted (TIMEOUTS); no item hangs the block (every wait
 is bounded: a burst by its line time and ``stuck_clocks`` per tick, a send
@@ -54,13 +54,13 @@ import cocotb
 import numpy as np
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, SimTimeoutError, Timer, with_timeout
 from cocotb.utils import get_sim_time
-from cocotb_tb import StallReference, fail
 
 from spikeloom import protocol as P
 from spikeloom.defs import Geometry, Region
 from spikeloom.sim.rtl.cocotb_bridge import CLOCK_NS, start_system, stuck_clocks, system_job
-from spikeloom.sim.stimulus import random_network
 from spikeloom.sim.uart import LinkModel
+from spikeloom.testing.stimulus import random_network
+from spikeloom.testing.tb import StallReference, fail
 
 C, S = P.Command, P.Status
 

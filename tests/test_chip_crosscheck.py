@@ -4,7 +4,7 @@ Geometries (1,), (2,), (4,), (2, 2), (4, 4) and (3, 2), each built once per
 simulator. 120 random networks with host input on Verilator (a tenth of them
 on Icarus), 100 ticks each; the networks' neuron models cycle with the seed
 (all LIF, all COUNTER, mixed, cores of different kinds:
-``spikeloom.sim.stimulus.MODEL_KINDS``), and the one-core job has small
+``spikeloom.testing.stimulus.MODEL_KINDS``), and the one-core job has small
 potentials and large counts (P = 5, k = 4: thresholds clipped to 15); the
 (2,) job runs 300 ticks with 8-bit stamps, so the stamp wraps. Every tick is
 compared: output events, tick stamps, event counters (conservation: every
@@ -18,7 +18,7 @@ segments fill; two jobs fix it at about 3 clocks in 4. Only timing may
 change; the tick's clocks are compared with the testbench's count every
 tick, and each level's stalled segment-clocks with the testbench's count
 from the segments' handshakes (networks 0, 1 and every even one). No job
-can hang (bounded waits, ``tests/cocotb_tb.py``).
+can hang (bounded waits, ``tests/support/tb.py``).
 ``SPIKELOOM_VOLUME`` multiplies the networks. Replay a failure with
 ``SPIKELOOM_SEED=<seed> pytest tests/test_chip_crosscheck.py``.
 """
@@ -28,9 +28,9 @@ import os
 import pytest
 
 from spikeloom.defs import Geometry
+from spikeloom.testing.harness import ChipHarness
 
 from conftest import SIMULATORS, VOLUME
-from harness import ChipHarness
 
 SMALL = dict(count_bits=2, potential_bits=8, timer_bits=4, fanout=4, tick_bits=8)
 GEOMETRIES = {

@@ -1,7 +1,7 @@
 """RTL vs golden model for a core's learning (cocotb), and its edge cases.
 
 Each job builds one geometry once per simulator and checks random
-learning networks (``spikeloom.sim.stimulus.random_learning``; the case kind
+learning networks (``spikeloom.testing.stimulus.random_learning``; the case kind
 cycles with the seed: random, saturation, pruning and regrowth, full rows,
 short episodes, certain events), 200 ticks each, comparing spikes, states,
 the tick's clocks and the whole crossbar after every tick. A failure names
@@ -18,9 +18,9 @@ import pytest
 from spikeloom.defs import PRNG_RESET, PROB_ONE, Geometry, LearnConfig, xorshift32
 from spikeloom.hdl.core import Core
 from spikeloom.sim.core import CoreModel
+from spikeloom.testing.harness import CoreHarness
 
 from conftest import ROOT, SIMULATORS, VOLUME
-from harness import CoreHarness
 
 GEOMETRIES = {
     # 8 neurons, 8 axons, 2 lanes, 3-bit counts, 10-bit potentials, H = 3.

@@ -8,7 +8,7 @@ least one. A mutant is the real source with that one change, loaded as a
 module in ``spikeloom.hdl`` and put in place of the real block while its
 design is built (``installed``); the job then runs as in the suite and
 passes only if it fails for the mutant. A hang is a miss: every wait of
-the testbenches is bounded (``tests/cocotb_tb.py``), so a deadlocking
+the testbenches is bounded (``tests/support/tb.py``), so a deadlocking
 mutant fails its job with a watchdog message instead. A mutant whose
 source text is not found (the code changed) fails loudly: retarget it.
 

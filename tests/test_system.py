@@ -19,8 +19,8 @@ from spikeloom import protocol as P
 from spikeloom.defs import PARAM_FIELDS, STATE_FIELDS
 from spikeloom.host.board import Board, BoardError
 from spikeloom.host.transport import SIM_GEOMETRY, SIM_LINK, SimTransport
-from spikeloom.sim.stimulus import random_host_inputs, random_network
 from spikeloom.sim.top import ChipModel
+from spikeloom.testing.stimulus import random_host_inputs, random_network
 
 from conftest import SIMULATORS
 

@@ -1,4 +1,4 @@
-"""Bus helpers shared by the cocotb testbenches of ``tests/harness.py`` designs.
+"""Bus helpers shared by the cocotb testbenches of ``tests/support/harness.py`` designs.
 
 One clock step is a falling edge: inputs change there and are sampled on
 the next rising edge. A subclass names its design's idle inputs, its
