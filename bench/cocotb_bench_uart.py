@@ -14,9 +14,6 @@ the figures are what the UART block and the protocol allow.
 Every response is checked against the golden model (``sim/uart.py``).
 """
 
-import json
-import os
-
 import cocotb
 from cocotb.triggers import Timer
 from cocotb.utils import get_sim_time
@@ -25,13 +22,14 @@ from spikeloom import protocol as P
 from spikeloom.defs import Region
 from spikeloom.sim.rtl.cocotb_bridge import CLOCK_NS, start_system, stuck_clocks, system_job
 from spikeloom.sim.uart import LinkModel
+from spikeloom.testing import jobs
 from spikeloom.testing.stimulus import random_network
 
 
 @cocotb.test()
 async def bench(dut):
-    job = json.loads(os.environ["SPIKELOOM_JOB"])
-    result = os.environ["SPIKELOOM_RESULT"]
+    job = jobs.read_job()
+    result = jobs.result_path()
     g, link = system_job(job)
     cpb = link.clocks_per_bit
     baud = 1e9 / (cpb * CLOCK_NS)
@@ -106,16 +104,15 @@ async def bench(dut):
         await exchange([step], link.rx_fifo)
         trips.append((get_sim_time("ns") - t0) * 1e-9)
         await exchange([P.frame(P.request(P.Command.READ_EVENTS, t, dict(max=64)))], link.rx_fifo)
-    with open(result, "w") as f:
-        json.dump(
-            {
-                "upload_payload_bytes": payload,
-                "upload_line_bytes": line,
-                "upload_frames": len(xbar),
-                "upload_seconds_sim": elapsed,
-                "baud_sim": baud,
-                "upload_efficiency": efficiency,
-                "step_roundtrip_clocks": [t * 1e9 / CLOCK_NS for t in trips],
-            },
-            f,
-        )
+    jobs.write_verdict(
+        result,
+        **{
+            "upload_payload_bytes": payload,
+            "upload_line_bytes": line,
+            "upload_frames": len(xbar),
+            "upload_seconds_sim": elapsed,
+            "baud_sim": baud,
+            "upload_efficiency": efficiency,
+            "step_roundtrip_clocks": [t * 1e9 / CLOCK_NS for t in trips],
+        },
+    )

@@ -30,8 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
+from spikeloom.examples import abc_abd, digits
+
 ROOT = Path(__file__).resolve().parent.parent
-from spikeloom.examples import abc_abd, digits  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "learning.json"
 TABLE = ROOT / "docs" / "results-learning.md"

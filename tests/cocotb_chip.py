@@ -24,9 +24,6 @@ waits for the host events still in flight). Every wait is bounded
 where the credits are.
 """
 
-import json
-import os
-
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
@@ -44,6 +41,7 @@ from spikeloom.defs import (
     unpack,
 )
 from spikeloom.sim.top import ChipModel
+from spikeloom.testing import jobs
 from spikeloom.testing.harness import THROTTLE
 from spikeloom.testing.stimulus import random_host_inputs, random_network
 from spikeloom.testing.tb import (
@@ -144,8 +142,8 @@ def per_core(events):
 
 @cocotb.test()
 async def crosscheck(dut):
-    job = json.loads(os.environ["SPIKELOOM_JOB"])
-    result_path = os.environ["SPIKELOOM_RESULT"]
+    job = jobs.read_job()
+    result_path = jobs.result_path()
     g = Geometry(**job["geometry"])
     tb = ChipTB(dut, g)
     Clock(dut.clk, 10, unit="ns").start()
@@ -307,8 +305,6 @@ async def crosscheck(dut):
         checked["host"] += model.counters["host_events"]
         checked["networks"] += 1
         hist = [lr.hist for lr in model.learners]
-    with open(result_path, "w") as f:
-        json.dump(
-            {"ok": True, **checked, "stalled": stalled, "cycles": cycles, "throttles": throttles},
-            f,
-        )
+    jobs.write_verdict(
+        result_path, **{**checked, "stalled": stalled, "cycles": cycles, "throttles": throttles}
+    )

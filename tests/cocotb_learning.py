@@ -11,8 +11,6 @@ the seed, tick, and the entry (row, column) or neuron with expected and
 got values.
 """
 
-import json
-import os
 import time
 from collections import defaultdict
 
@@ -25,6 +23,7 @@ from spikeloom.defs import CORE_REGIONS, LEARN_LAYOUT, Geometry, Region, pack, u
 from spikeloom.hdl.core import tick_cycles
 from spikeloom.hdl.learning import learn_cycles
 from spikeloom.sim.neuron import STATE_FIELDS
+from spikeloom.testing import jobs
 from spikeloom.testing.stimulus import random_learning
 from spikeloom.testing.tb import fail, peek_entries
 
@@ -48,8 +47,8 @@ def peek_crossbar(dut, g):
 
 @cocotb.test()
 async def crosscheck(dut):
-    job = json.loads(os.environ["SPIKELOOM_JOB"])
-    result_path = os.environ["SPIKELOOM_RESULT"]
+    job = jobs.read_job()
+    result_path = jobs.result_path()
     g = Geometry(**job["geometry"])
     tb = TB(dut, g)
     Clock(dut.clk, 10, unit="ns").start()
@@ -162,5 +161,4 @@ async def crosscheck(dut):
             fail(result_path, f"{where}: the crossbar read through the port differs")
         totals["nets"] += 1
         hist = model.learner.hist
-    with open(result_path, "w") as f:
-        json.dump({"ok": True, **totals, "profile": prof}, f)
+    jobs.write_verdict(result_path, **{**totals, "profile": prof})

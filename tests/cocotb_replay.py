@@ -14,7 +14,6 @@ clocks (``last_tick_cycles`` less the deliver/update clocks of
 
 import importlib.util
 import json
-import os
 import sys
 import zlib
 from pathlib import Path
@@ -28,6 +27,7 @@ from spikeloom.defs import CORE_REGIONS, LEARN_LAYOUT, Region, pack, unpack
 from spikeloom.hdl.core import tick_cycles
 from spikeloom.sim.learning import LearnStats
 from spikeloom.sim.neuron import STATE_FIELDS
+from spikeloom.testing import jobs
 from spikeloom.testing.tb import fail, peek_entries
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,8 +44,8 @@ def load_example(name):
 
 @cocotb.test()
 async def replay(dut):
-    job = json.loads(os.environ["SPIKELOOM_JOB"])
-    result_path = os.environ["SPIKELOOM_RESULT"]
+    job = jobs.read_job()
+    result_path = jobs.result_path()
     run = load_example(job["example"]).build(job["seed"])
     g, model = run.geometry, run.model
     tb = TB(dut, g)
@@ -115,18 +115,16 @@ async def replay(dut):
                 f"{where}: tick {t}: crossbar entry (row {r}, column {c}) expected "
                 f"{int(want[r, c]):#x} got {int(got[r, c]):#x} (count | sign << {g.count_bits})",
             )
-    with open(result_path, "w") as f:
-        json.dump(
-            {
-                "ok": True,
-                "ticks": ticks,
-                "spikes": sum(len(s) for s in raster),
-                "learning_ticks": learning_ticks,
-                "learn_clocks": learn_clocks,
-                "visits": totals.visits,
-                "changed": totals.potentiated + totals.depressed + totals.grown,
-                "grown": totals.grown,
-                "raster_crc": zlib.crc32(json.dumps(raster).encode()),
-            },
-            f,
-        )
+    jobs.write_verdict(
+        result_path,
+        **{
+            "ticks": ticks,
+            "spikes": sum(len(s) for s in raster),
+            "learning_ticks": learning_ticks,
+            "learn_clocks": learn_clocks,
+            "visits": totals.visits,
+            "changed": totals.potentiated + totals.depressed + totals.grown,
+            "grown": totals.grown,
+            "raster_crc": zlib.crc32(json.dumps(raster).encode()),
+        },
+    )

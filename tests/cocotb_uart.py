@@ -46,8 +46,6 @@ one-clock ``seed_we`` per SEED, with its core and seed, and one
 ``episode_restart`` per WRITE_REG of EPISODE.
 """
 
-import json
-import os
 import struct
 
 import cocotb
@@ -59,6 +57,7 @@ from spikeloom import protocol as P
 from spikeloom.defs import Geometry, Region
 from spikeloom.sim.rtl.cocotb_bridge import CLOCK_NS, start_system, stuck_clocks, system_job
 from spikeloom.sim.uart import LinkModel
+from spikeloom.testing import jobs
 from spikeloom.testing.stimulus import random_network
 from spikeloom.testing.tb import StallReference, fail
 
@@ -495,8 +494,8 @@ def mask_timing(regs, addr, data):
 
 @cocotb.test()
 async def fuzz(dut):
-    job = json.loads(os.environ["SPIKELOOM_JOB"])
-    result = os.environ["SPIKELOOM_RESULT"]
+    job = jobs.read_job()
+    result = jobs.result_path()
     g, link = system_job(job)
     seed, items = job["seed"], job["items"]
     rng = np.random.default_rng(seed)
@@ -807,22 +806,19 @@ async def fuzz(dut):
     for _, resp in expected:
         name = S(resp[2]).name
         statuses[name] = statuses.get(name, 0) + 1
-    with open(result, "w") as f:
-        json.dump(
-            {
-                "ok": True,
-                "message": "",
-                "items": done,
-                "malformed": malformed,
-                "kinds": stats,
-                "responses": len(expected),
-                "statuses": statuses,
-                "timeouts": int(model.values["TIMEOUTS"]),
-                "timeouts_expected": timeouts_expected,
-                "events": len(events["rtl"]),
-                "framing_errors": int(model.values["FRAMING_ERRORS"]),
-                "seeds": len(seeds),
-                "restarts": len(restarts),
-            },
-            f,
-        )
+    jobs.write_verdict(
+        result,
+        **{
+            "items": done,
+            "malformed": malformed,
+            "kinds": stats,
+            "responses": len(expected),
+            "statuses": statuses,
+            "timeouts": int(model.values["TIMEOUTS"]),
+            "timeouts_expected": timeouts_expected,
+            "events": len(events["rtl"]),
+            "framing_errors": int(model.values["FRAMING_ERRORS"]),
+            "seeds": len(seeds),
+            "restarts": len(restarts),
+        },
+    )

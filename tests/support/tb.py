@@ -12,9 +12,7 @@ simulated clocks. A wait that runs out fails the job with where it was
 (``where``: seed, tick) and the design's counters (``diagnostics``).
 """
 
-import json
 import math
-import os
 
 import cocotb
 import numpy as np
@@ -24,6 +22,9 @@ from cocotb.utils import get_sim_time
 from spikeloom.defs import Geometry, unpack
 from spikeloom.hdl.core import tick_cycles
 from spikeloom.hdl.learning import learn_cycles
+
+from . import jobs
+from .jobs import write_verdict
 
 #: Clock period of every testbench, ns.
 PERIOD = 10
@@ -131,8 +132,7 @@ class Hang(Mismatch):
 
 def fail(result_path, msg):
     """Record a verdict for pytest and stop the cocotb test."""
-    with open(result_path, "w") as f:
-        json.dump({"ok": False, "message": msg}, f)
+    write_verdict(result_path, ok=False, message=msg)
     raise Mismatch(msg)
 
 
@@ -143,7 +143,7 @@ class HarnessTB:
     def __init__(self, dut, g: Geometry, event_layout):
         self.dut, self.g, self.event_layout = dut, g, event_layout
         self.clk = dut.clk
-        self.result_path = os.environ.get("SPIKELOOM_RESULT", "result.json")
+        self.result_path = jobs.result_path()
         #: Where the job is (seed, tick), for a watchdog's message.
         self.where = "before the first network"
         self.throttle = 0
