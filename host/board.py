@@ -65,7 +65,7 @@ _LOAD_REGIONS = (Region.CROSSBAR, Region.PARAMS, Region.ROUTES, Region.STATE)
 
 
 def _status_text(status: P.Status) -> str:
-    doc = P._doc(P.Status, status)
+    doc = P.STATUS_TEXT[status]
     return f"{status.name} ({doc})" if doc else status.name
 
 
