@@ -10,12 +10,12 @@ numbers always come from a fabric that delivered every event.
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb_chip import COUNTERS, ChipTB  # the cross-check's helpers (tests/ is on the path)
 
 from spikeloom.defs import Geometry, Region
 from spikeloom.sim.top import ChipModel
 from spikeloom.testing import jobs
 from spikeloom.testing.stimulus import relay_traffic
+from spikeloom.testing.tb import COUNTERS, ChipTB
 
 
 @cocotb.test()

@@ -29,7 +29,6 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.utils import get_sim_time
 
-from spikeloom.defs import COUNTERS as CHIP_COUNTERS
 from spikeloom.defs import (
     LEARN_LAYOUT,
     PROB_ONE,
@@ -44,92 +43,7 @@ from spikeloom.sim.top import ChipModel
 from spikeloom.testing import jobs
 from spikeloom.testing.harness import THROTTLE
 from spikeloom.testing.stimulus import random_host_inputs, random_network
-from spikeloom.testing.tb import (
-    HarnessTB,
-    StallReference,
-    fail,
-    peek_entries,
-    stall_factor,
-    worst_core_tick,
-)
-
-# The chip's counters the golden model also keeps (it refuses what the chip
-# would count in host_dropped).
-COUNTERS = tuple(name for name in CHIP_COUNTERS if name != "host_dropped")
-
-
-class ChipTB(HarnessTB):
-    """The chip: events are output events; input events are (core, axon)."""
-
-    idle_inputs = ("host_in__valid", "clear_counters")
-    regions = tuple(Region)
-
-    def __init__(self, dut, g: Geometry):
-        super().__init__(dut, g, g.event_layout)
-
-    @property
-    def tick_bound(self) -> int:
-        """The slowest core's tick, then every possible event over every hop, generously."""
-        g = self.g
-        events = g.cores * (g.neurons * (g.fanout + 1) + g.axons)
-        hops = 2 * len(g.levels) + 1
-        work = 4 * worst_core_tick(g) + 4 * events * hops
-        return work * stall_factor(self.throttle) + 1000
-
-    def diagnostics(self) -> str:
-        """Counters, credits in flight and which units are busy (where they are visible)."""
-        d, g = self.dut, self.g
-        parts = [super().diagnostics(), f"counters {self.counters()}"]
-        try:
-            parts.append(f"inflight {d.inner.inflight.value.to_unsigned()}")
-        except (AttributeError, ValueError):
-            parts.append("inflight not visible")
-        for unit in ("core", "fanout"):
-            try:
-                busy = [int(getattr(d.inner, f"{unit}{c}").busy.value) for c in range(g.cores)]
-                parts.append(f"{unit} busy {busy}")
-            except (AttributeError, ValueError):
-                parts.append(f"{unit} busy not visible")
-        return "; ".join(parts)
-
-    async def wait_quiet(self):
-        """Wait until every routed and host event is delivered: the bus is empty.
-
-        Between ticks (cores and fan-out units idle, every output taken) the
-        packets on the bus are ``routed + host_events - delivered``.
-        """
-        d = self.dut
-        for _ in range(self.tick_bound):
-            moving = d.routed.value.to_unsigned() + d.host_events.value.to_unsigned()
-            if (moving - d.delivered.value.to_unsigned()) % (1 << 32) == 0:
-                return
-            await self.cycle()
-        self.hang("host events not delivered between ticks")
-
-    async def write_region(self, core, region, words):
-        for i, w in enumerate(words):
-            await self.write(region, i, w, core=core)
-
-    async def read_region(self, core, region, n):
-        return await self.read_many(region, range(n), core=core)
-
-    async def inject(self, events):
-        lay = self.g.axon_event_layout
-        words = [pack(lay, core=c, axon=a) for c, a in events]
-        # host_in.ready depends on valid through the root arbiter.
-        await self.send("host_in", words, ready_follows_valid=True)
-
-    async def drain(self):
-        return [(e["tick"], e["core"], e["neuron"]) for e in await super().drain()]
-
-    def counters(self):
-        d = self.dut
-        got = {name: getattr(d, name).value.to_unsigned() for name in COUNTERS}
-        for name in ("carried", "stalled"):
-            got[name] = [
-                getattr(d, f"{name}__{i}").value.to_unsigned() for i in range(len(self.g.levels))
-            ]
-        return got
+from spikeloom.testing.tb import COUNTERS, ChipTB, StallReference, fail, peek_entries
 
 
 def per_core(events):
