@@ -27,28 +27,10 @@ import os
 
 import pytest
 
-from spikeloom.defs import Geometry
-from spikeloom.testing.harness import ChipHarness
+from spikeloom.testing.crosscheck import run_chip_job as run_job
 
 from conftest import SIMULATORS, VOLUME
 
-SMALL = dict(count_bits=2, potential_bits=8, timer_bits=4, fanout=4, tick_bits=8)
-GEOMETRIES = {
-    # One core, P = 5 and k = 4: one full-count entry is half the range.
-    "l1": Geometry(
-        levels=(1,),
-        neurons=16,
-        axons=16,
-        lanes=4,
-        **{**SMALL, "count_bits": 4, "potential_bits": 5},
-    ),
-    "l2": Geometry(levels=(2,), neurons=16, axons=32, lanes=4, **SMALL),
-    "l4": Geometry(levels=(4,), neurons=16, axons=16, lanes=4, **SMALL),
-    "l22": Geometry(levels=(2, 2), neurons=8, axons=16, lanes=2, **SMALL),
-    "l44": Geometry(levels=(4, 4), neurons=8, axons=16, lanes=4, **SMALL),
-    # Not powers of two: 6 cores (core numbers 6 and 7 do not exist), fan-out 2.
-    "l32": Geometry(levels=(3, 2), neurons=8, axons=16, lanes=2, **{**SMALL, "fanout": 2}),
-}
 JOBS = [
     # (geometry, first seed, networks, ticks, throttle, state_every, learning);
     # throttle None: drawn per network (harness.THROTTLE).
@@ -66,25 +48,6 @@ JOBS = [
     # Learning on every core, routed events included; crossbars compared every tick.
     ("l22", 17000, 10, 100, None, 1, 1),
 ]
-
-
-def run_job(
-    design, simulator, gname, seed, networks, ticks, throttle, state_every, learning=0, variant=""
-):
-    """One cocotb job; ``variant`` names a different build (a mutant, tests/test_mutation.py)."""
-    g = GEOMETRIES[gname]
-    built = design(f"chip_{gname}{variant}", lambda: ChipHarness(g), simulator)
-    job = {
-        "geometry": g.as_dict(),
-        "seed": seed,
-        "networks": networks,
-        "ticks": ticks,
-        "throttle": throttle,
-        "state_every": state_every,
-        "readback_networks": 1,
-        "learning": learning,
-    }
-    return built.run("cocotb_chip", job, f"s{seed}")
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)

@@ -322,10 +322,10 @@ def _rtl_run(g, net, host, ticks):
     ``host[t]`` injected before tick t. Per tick the sorted (core, neuron)
     output events, then the counters."""
     from amaranth.sim import Simulator
-    from test_fabric_units import send, write
 
     from spikeloom.defs import Region
     from spikeloom.hdl.top import COUNTERS, Chip
+    from spikeloom.testing.fabric import send, write
 
     dut = Chip(g)
     sim = Simulator(dut)
