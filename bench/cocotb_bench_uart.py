@@ -20,6 +20,7 @@ from cocotb.utils import get_sim_time
 
 from spikeloom import protocol as P
 from spikeloom.defs import Region
+from spikeloom.host import wire
 from spikeloom.sim.rtl.cocotb_bridge import CLOCK_NS, start_system, stuck_clocks, system_job
 from spikeloom.sim.uart import LinkModel
 from spikeloom.testing import jobs
@@ -75,17 +76,10 @@ async def bench(dut):
     # 1. Upload of core 0's crossbar.
     net = random_network(g, job["seed"])
     uploads = []
-    for c in range(g.cores):
-        for reg in (Region.CROSSBAR, Region.PARAMS, Region.ROUTES):
-            words = net.region_words(c, reg)
-            wb = P.word_bytes(g, reg)
-            per = P.MAX_PAYLOAD // wb
-            for i in range(0, len(words), per):
-                payload = b"".join(w.to_bytes(wb, "little") for w in words[i : i + per])
-                body = P.request(
-                    P.Command.WRITE_MEM, i // per, dict(core=c, region=reg, index=i), payload
-                )
-                uploads.append((reg, P.frame(body), len(payload)))
+    regions = (Region.CROSSBAR, Region.PARAMS, Region.ROUTES)
+    for k, (args, payload) in enumerate(wire.network_writes(net, regions=regions)):
+        body = P.request(P.Command.WRITE_MEM, k % 256, args, payload)
+        uploads.append((args["region"], P.frame(body), len(payload)))
     xbar = [(f, n) for reg, f, n in uploads if reg == Region.CROSSBAR]
     t0 = get_sim_time("ns")
     await exchange([f for f, _ in xbar], link.rx_fifo)

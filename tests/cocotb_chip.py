@@ -37,7 +37,6 @@ from spikeloom.defs import (
     LearnConfig,
     Region,
     pack,
-    unpack,
 )
 from spikeloom.sim.top import ChipModel
 from spikeloom.testing import jobs
@@ -183,17 +182,12 @@ async def crosscheck(dut):
                 )
             if t % state_every == state_every - 1 or t == ticks - 1:
                 for c in range(g.cores):
-                    words = await tb.read_region(c, Region.STATE, g.neurons)
-                    for n, word in enumerate(words):
-                        got = unpack(g.state_layout, word)
-                        for f in STATE_FIELDS:
-                            if got[f] != model.state[f][c, n]:
-                                fail(
-                                    result_path,
-                                    f"{where}: tick {t} core {c} neuron {n} field {f}: "
-                                    f"expected {int(model.state[f][c, n])} got {got[f]} "
-                                    f"(spiked {bool(spikes[c, n])})",
-                                )
+                    await tb.compare_states(
+                        {f: model.state[f][c] for f in STATE_FIELDS},
+                        f"{where}: tick {t} core {c}",
+                        core=c,
+                        detail=lambda n, c=c, s=spikes: f" (spiked {bool(s[c, n])})",
+                    )
             if job.get("learning"):
                 for c in range(g.cores):
                     got = peek_entries(getattr(dut.inner, f"core{c}").xbar, g)

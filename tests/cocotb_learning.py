@@ -19,10 +19,9 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb_core import TB
 
-from spikeloom.defs import CORE_REGIONS, LEARN_LAYOUT, Geometry, Region, pack, unpack
+from spikeloom.defs import CORE_REGIONS, LEARN_LAYOUT, Geometry, Region, pack
 from spikeloom.hdl.core import tick_cycles
 from spikeloom.hdl.learning import learn_cycles
-from spikeloom.sim.neuron import STATE_FIELDS
 from spikeloom.testing import jobs
 from spikeloom.testing.stimulus import random_learning
 from spikeloom.testing.tb import fail, peek_entries
@@ -126,16 +125,7 @@ async def crosscheck(dut):
                     f"{where}: tick {t}: spikes differ: expected {expected} "
                     f"got {[e['neuron'] for e in events]}",
                 )
-            words = await tb.read_many(Region.STATE, range(g.neurons))
-            for n, word in enumerate(words):
-                got = unpack(g.state_layout, word)
-                for f in STATE_FIELDS:
-                    if got[f] != model.state[f][n]:
-                        fail(
-                            result_path,
-                            f"{where}: tick {t} neuron {n} field {f}: "
-                            f"expected {int(model.state[f][n])} got {got[f]}",
-                        )
+            await tb.compare_states(model.state, f"{where}: tick {t}")
             lap("state")
             count, sign = peek_crossbar(dut, g)
             lap("peek")

@@ -23,10 +23,9 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb_core import TB
 
-from spikeloom.defs import CORE_REGIONS, LEARN_LAYOUT, Region, pack, unpack
+from spikeloom.defs import CORE_REGIONS, LEARN_LAYOUT, Region, pack
 from spikeloom.hdl.core import tick_cycles
 from spikeloom.sim.learning import LearnStats
-from spikeloom.sim.neuron import STATE_FIELDS
 from spikeloom.testing import jobs
 from spikeloom.testing.tb import fail, peek_entries
 
@@ -96,16 +95,7 @@ async def replay(dut):
         events = [e["neuron"] for e in await tb.drain()]
         if events != raster[-1]:
             fail(result_path, f"{where}: tick {t}: spikes expected {raster[-1]} got {events}")
-        words = await tb.read_many(Region.STATE, range(g.neurons))
-        for n, word in enumerate(words):
-            got = unpack(g.state_layout, word)
-            for f in STATE_FIELDS:
-                if got[f] != model.state[f][n]:
-                    fail(
-                        result_path,
-                        f"{where}: tick {t} neuron {n} field {f}: "
-                        f"expected {int(model.state[f][n])} got {got[f]}",
-                    )
+        await tb.compare_states(model.state, f"{where}: tick {t}")
         got = peek_entries(dut.inner.xbar, g)
         want = model.count | (model.sign << g.count_bits)
         if not np.array_equal(got, want):

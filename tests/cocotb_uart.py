@@ -55,6 +55,7 @@ from cocotb.utils import get_sim_time
 
 from spikeloom import protocol as P
 from spikeloom.defs import Geometry, Region
+from spikeloom.host import wire
 from spikeloom.sim.rtl.cocotb_bridge import CLOCK_NS, start_system, stuck_clocks, system_job
 from spikeloom.sim.uart import LinkModel
 from spikeloom.testing import jobs
@@ -62,6 +63,8 @@ from spikeloom.testing.stimulus import random_network
 from spikeloom.testing.tb import StallReference, fail
 
 C, S = P.Command, P.Status
+#: The regions loaded through the link and read back at the end.
+LOADED = (Region.CROSSBAR, Region.PARAMS, Region.ROUTES)
 
 
 class Recording(LinkModel):
@@ -672,22 +675,12 @@ async def fuzz(dut):
 
     # Load a random network through the link, so there is state to protect.
     net = random_network(g, seed)
-    for c in range(g.cores):
-        for reg in (Region.CROSSBAR, Region.PARAMS, Region.ROUTES):
-            words = net.region_words(c, reg)
-            wb = P.word_bytes(g, reg)
-            per = P.MAX_PAYLOAD // wb
-            for i in range(0, len(words), per):
-                chunk = words[i : i + per]
-                body = P.request(
-                    C.WRITE_MEM,
-                    0,
-                    dict(core=c, region=reg, index=i),
-                    b"".join(w.to_bytes(wb, "little") for w in chunk),
-                )
-                await run_parts([framed(body)], f"seed {seed}: load core {c} {reg.name}")
-                for j, w in enumerate(chunk):
-                    shadow[c, int(reg), i + j] = w
+    for args, payload in wire.network_writes(net, regions=LOADED):
+        c, reg, i = args["core"], args["region"], args["index"]
+        body = P.request(C.WRITE_MEM, 0, args, payload)
+        await run_parts([framed(body)], f"seed {seed}: load core {c} {reg.name}")
+        for j, w in enumerate(wire.words_of(g, reg, payload)):
+            shadow[c, int(reg), i + j] = w
 
     await learning_link()
     # Host events and ticks, then the timing registers (check_timing compares them).
@@ -760,17 +753,16 @@ async def fuzz(dut):
     # Every memory read back through the link equals the shadow of valid writes.
     mismatches = 0
     for c in range(g.cores):
-        for reg in (Region.CROSSBAR, Region.PARAMS, Region.ROUTES):
-            wb, depth = P.word_bytes(g, reg), g.region_depth(reg)
-            per = P.MAX_PAYLOAD // wb
-            for i in range(0, depth, per):
-                n = min(per, depth - i)
-                body = P.request(C.READ_MEM, 2, dict(core=c, region=reg, index=i, count=n))
-                (resp,) = await run_parts(
-                    [framed(body)], f"seed {seed}: readback core {c} {reg.name}"
-                )
-                for j in range(n):
-                    w = int.from_bytes(resp[3 + j * wb : 3 + (j + 1) * wb], "little")
+        for reg in LOADED:
+            for args in wire.mem_reads(g, c, reg, 0, g.region_depth(reg), P.MAX_PAYLOAD):
+                i = args["index"]
+                body = P.request(C.READ_MEM, 2, args)
+                what = f"seed {seed}: readback core {c} {reg.name}"
+                (resp,) = await run_parts([framed(body)], what)
+                words = wire.words_of(g, reg, resp[3:-2])
+                if len(words) != args["count"]:
+                    fail(result, f"{what}: {len(words)} words for {args['count']}")
+                for j, w in enumerate(words):
                     if w != shadow.get((c, int(reg), i + j), 0):
                         mismatches += 1
                         if mismatches == 1:

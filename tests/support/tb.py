@@ -20,7 +20,7 @@ from cocotb.triggers import FallingEdge, First, ReadOnly, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
 from spikeloom.defs import COUNTERS as CHIP_COUNTERS
-from spikeloom.defs import Geometry, Region, pack, unpack
+from spikeloom.defs import STATE_FIELDS, Geometry, Region, pack, unpack
 from spikeloom.hdl.core import tick_cycles
 from spikeloom.hdl.learning import learn_cycles
 
@@ -237,6 +237,23 @@ class HarnessTB:
         if len(out) != len(indices):
             raise Mismatch(f"{len(indices)} reads, {len(out)} cfg_rvalid strobes")
         return out
+
+    async def compare_states(self, state, where, core=None, detail=lambda n: ""):
+        """Every neuron's state read through the port against the model's ``state``.
+
+        ``state[field][n]`` (one core's); the first difference fails the job,
+        naming ``where``, the neuron, the field and ``detail(n)``.
+        """
+        words = await self.read_many(Region.STATE, range(self.g.neurons), core=core)
+        for n, word in enumerate(words):
+            got = unpack(self.g.state_layout, word)
+            for f in STATE_FIELDS:
+                if got[f] != state[f][n]:
+                    fail(
+                        self.result_path,
+                        f"{where} neuron {n} field {f}: "
+                        f"expected {int(state[f][n])} got {got[f]}{detail(n)}",
+                    )
 
     async def send(self, stream, words, ready_follows_valid=False):
         """Drive ``words`` into input stream ``stream``, one handshake each.
