@@ -23,22 +23,20 @@ import importlib.util
 import json
 import platform
 import re
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from spikeloom.boards import target
+from spikeloom.defs import Geometry
+from spikeloom.hdl.core import Core, tick_cycles
+from spikeloom.sim.core import CoreModel
+from spikeloom.sim.rtl import runner
+from spikeloom.testing.harness import CoreHarness
+from spikeloom.testing.jobs import run_job
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the cocotb harness lives with the tests
-
-from spikeloom.boards import target  # noqa: E402
-from spikeloom.defs import Geometry  # noqa: E402
-from spikeloom.hdl.core import Core, tick_cycles  # noqa: E402
-from spikeloom.sim import runner  # noqa: E402
-from spikeloom.sim.core import CoreModel  # noqa: E402
-
-from harness import CoreHarness  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "core.json"
 TABLE = ROOT / "docs" / "results-core.md"
@@ -73,14 +71,10 @@ def cycles_sweep(sizes, activities, ticks):
                 "threshold": 12,
                 "ticks": ticks,
             }
-            result = build_dir / f"bench-{i}.json"
-            result.unlink(missing_ok=True)
-            env = {"SPIKELOOM_JOB": json.dumps(job), "SPIKELOOM_RESULT": str(result)}
             t0 = time.perf_counter()
-            runner.run(simr, name, build_dir, "cocotb_bench_core", ROOT / "bench", env, f"b{i}")
-            if not result.exists():
-                raise SystemExit(f"RTL benchmark run failed: see {build_dir}/run-b{i}.log")
-            r = json.loads(result.read_text())
+            r = run_job(simr, name, build_dir, "cocotb_bench_core", ROOT / "bench", job, f"b{i}")
+            if not r["ok"]:
+                raise SystemExit(f"RTL benchmark run failed: {r['message']}")
             formula = [tick_cycles(g, L, S) for L, S in zip(r["rows"], r["spikes"])]
             rows, cycles = np.mean(r["rows"]), np.mean(r["cycles"])
             point = {

@@ -1,7 +1,7 @@
 """Board targets: which platform, which geometry, which link, which programmer.
 
 Defined once here and read by ``spikeloom boards``/``build``/``program``
-(``host/cli.py``), ``bench/boards.py`` and the docs. Importing this module
+(``host/cli/build.py``), ``bench/boards.py`` and the docs. Importing this module
 does not import the gateware or the platform classes (the host may list the
 boards without Amaranth's vendor code); :meth:`Target.platform` does.
 """

@@ -4,7 +4,7 @@ Configured by the environment (set by ``tests/test_core_crosscheck.py``):
 ``SPIKELOOM_JOB`` is a JSON object with the geometry, the first seed, the
 number of cores, ticks per core and the throttle flag; the verdict and
 measurements go to the JSON file ``SPIKELOOM_RESULT``. Each core is
-generated from its own seed by ``spikeloom.sim.stimulus``, loaded through
+generated from its own seed by ``spikeloom.testing.stimulus``, loaded through
 the configuration port, run, and compared every tick: the spikes (with their
 output-enable bits) in order, then every neuron's state. The first
 mismatch stops the run and names the seed, tick, neuron, field, expected
@@ -17,12 +17,12 @@ import os
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb_tb import HarnessTB, fail
 
 from spikeloom.defs import CORE_REGIONS, Geometry, Region, unpack
 from spikeloom.hdl.core import Core, tick_cycles
 from spikeloom.sim.neuron import STATE_FIELDS
-from spikeloom.sim.stimulus import random_core, random_inputs
+from spikeloom.testing.stimulus import random_core, random_inputs
+from spikeloom.testing.tb import HarnessTB, fail
 
 
 class TB(HarnessTB):

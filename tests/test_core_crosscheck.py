@@ -6,7 +6,7 @@ checked one by one. 340 random cores in all (on
 Verilator; a fifth of them on Icarus), 100 to 300 ticks each, compared
 every tick (events and every neuron's state). The cores' neuron models
 cycle with the seed (mixed, all LIF, all COUNTER:
-``spikeloom.sim.stimulus.MODEL_KINDS``). The throttled jobs stall the
+``spikeloom.testing.stimulus.MODEL_KINDS``). The throttled jobs stall the
 output stream on 3 clocks in 4: only timing may change. A failure message
 names the seed to replay with
 ``SPIKELOOM_SEED=<seed> pytest tests/test_core_crosscheck.py``.
@@ -18,9 +18,9 @@ import pytest
 
 from spikeloom.defs import Geometry
 from spikeloom.hdl.core import Core
+from spikeloom.testing.harness import CoreHarness
 
 from conftest import SIMULATORS, VOLUME
-from harness import CoreHarness
 
 GEOMETRIES = {
     # 32 neurons, 32 axons, 4 lanes, 3-bit counts, 10-bit potentials.
