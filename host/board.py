@@ -27,8 +27,9 @@ from spikeloom.defs import (
     LearnConfig,
     Region,
     pack_array,
+    unpack_array,
 )
-from spikeloom.network import PARAM_FIELDS, Network
+from spikeloom.network import Network
 
 from . import wire
 from .engine import (
@@ -67,19 +68,6 @@ class _Progress:
         self.done += n
         if self.callback:
             self.callback(self.done, self.total)
-
-
-def _fields(layout, words: Sequence[int]) -> dict[str, np.ndarray]:
-    """Vectorised unpack: each field of ``layout`` as an int64 array (signed ones sign-extended)."""
-    w = np.array(list(words), dtype=object)
-    out = {}
-    for name, f in layout:
-        v = (w >> f.offset) & ((1 << f.width) - 1) if len(w) else w
-        v = v.astype(np.int64)
-        if f.shape.signed:
-            v = np.where(v >> (f.width - 1), v - (1 << f.width), v)
-        out[name] = v
-    return out
 
 
 def describe(g: Geometry, fields=GEOMETRY_FIELDS, sep: str = " ") -> str:
@@ -407,24 +395,14 @@ class Board(Pipelined):
         ]
         self._exchange(itertools.chain(*reqs))
         net = Network.empty(g)
-        for c in range(g.cores):
-            f = _fields(g.entry_layout, words[c, Region.CROSSBAR])
-            net.count[c] = f["count"].reshape(g.rows, g.neurons)
-            net.sign[c] = f["sign"].reshape(g.rows, g.neurons)
-            f = _fields(g.params_layout, words[c, Region.PARAMS])
-            for k in PARAM_FIELDS:
-                net.params[k][c] = f[k]
-            f = _fields(g.route_layout, words[c, Region.ROUTES])
-            shape = (g.neurons, g.fanout)
-            net.route_valid[c] = f["valid"].reshape(shape)
-            net.route_core[c] = f["core"].reshape(shape)
-            net.route_axon[c] = f["axon"].reshape(shape)
+        for (c, r), w in words.items():
+            net.set_region_words(c, r, 0, w)
         return net
 
     def read_state(self, core: int) -> dict[str, np.ndarray]:
         """The neuron states of one core, field -> array (READ_MEM of STATE)."""
         g = self.geometry
-        return _fields(g.state_layout, self.read_mem(core, Region.STATE, 0, g.neurons))
+        return unpack_array(g.state_layout, self.read_mem(core, Region.STATE, 0, g.neurons))
 
     # -- running ----------------------------------------------------------
 
@@ -628,7 +606,7 @@ class Board(Pipelined):
         if len(data) % eb:
             raise BoardError(f"READ_EVENTS: {len(data)} bytes of data, not whole {eb}-byte events")
         words = [int.from_bytes(data[i : i + eb], "little") for i in range(0, len(data), eb)]
-        f = _fields(g.event_layout, words)
+        f = unpack_array(g.event_layout, words)
         # Every event in the FIFO was fired before TICK: at the latest
         # tick before it whose low bits match the stamp.
         last = tick - 1
