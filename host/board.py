@@ -407,12 +407,18 @@ class Board(Pipelined):
     # -- running ----------------------------------------------------------
 
     def _tick_clocks(self) -> int:
-        # A generous bound on one tick: every crossbar row active, every
-        # neuron firing through every routing entry, twice over.
+        """A generous bound on one tick's clocks (twice the worst case).
+
+        The worst case: the core's cycle formula with every row active and
+        every neuron firing (``hdl/core.tick_cycles``), a full learn phase
+        (``hdl/learning.learn_cycles``), every spike through every route.
+        """
+        from spikeloom.hdl.core import tick_cycles
+        from spikeloom.hdl.learning import learn_cycles
+
         g = self.geometry
-        # A learn phase with every neuron firing and every row growing.
-        learn = g.rows * (2 + 2 * g.neurons + g.groups + 4)
-        return 2 * (g.rows * g.groups + g.neurons + g.cores * g.neurons * g.fanout + learn) + 1000
+        tick = tick_cycles(g, g.rows, [1] * g.neurons) + learn_cycles(g, g.neurons, g.rows)
+        return 2 * (tick + g.cores * g.neurons * g.fanout) + 1000
 
     def tick_seconds(self) -> float:
         """A lower bound on the wall time of one tick of :meth:`run_ticks`, for estimates.
