@@ -409,15 +409,17 @@ class Board(Pipelined):
     def _tick_clocks(self) -> int:
         """A generous bound on one tick's clocks (twice the worst case).
 
-        The worst case: the core's cycle formula with every row active and
-        every neuron firing (``hdl/core.tick_cycles``), a full learn phase
-        (``hdl/learning.learn_cycles``), every spike through every route.
+        The worst case: the engine's cycle formula with every row active and
+        every neuron firing (``hdl/core.tick_cycles``), a full learn phase per
+        logical core (``hdl/learning.learn_cycles``), every spike through
+        every route.
         """
         from spikeloom.hdl.core import tick_cycles
         from spikeloom.hdl.learning import learn_cycles
 
         g = self.geometry
-        tick = tick_cycles(g, g.rows, [1] * g.neurons) + learn_cycles(g, g.neurons, g.rows)
+        # An engine ticks its ``virtual`` logical cores in turn (tick_cycles counts them all).
+        tick = tick_cycles(g, g.rows) + g.virtual * learn_cycles(g, g.neurons, g.rows)
         return 2 * (tick + g.cores * g.neurons * g.fanout) + 1000
 
     def tick_seconds(self) -> float:

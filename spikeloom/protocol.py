@@ -569,9 +569,11 @@ def _cell(text: str) -> str:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    import sys
+    import argparse
     from pathlib import Path
 
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/protocol.md")
+    ap = argparse.ArgumentParser(description="Write the protocol page (docs/protocol.md).")
+    ap.add_argument("out", nargs="?", type=Path, default=Path("docs/protocol.md"))
+    out = ap.parse_args().out
     out.write_text(protocol_markdown())
     print(f"wrote {out}")

@@ -1,6 +1,7 @@
 """RTL vs golden model for the multi-core chip, on random small-world networks.
 
-Geometries (1,), (2,), (4,), (2, 2), (4, 4) and (3, 2), each built once per
+Geometries (1,), (2,), (4,), (2, 2), (4, 4) and (3, 2), and three with
+virtual cores (2 or 4 logical cores per engine), each built once per
 simulator. 120 random networks with host input on Verilator (a tenth of them
 on Icarus), 100 ticks each; the networks' neuron models cycle with the seed
 (all LIF, all COUNTER, mixed, cores of different kinds:
@@ -45,6 +46,9 @@ JOBS = [
     ("l22", 14000, 10, 100, 1, 5, 0),
     ("l44", 15000, 6, 100, 1, 5, 0),
     ("l32", 16000, 10, 100, None, 1, 0),
+    ("l4v2", 19000, 10, 100, None, 1, 0),
+    ("l42v4", 19100, 10, 100, None, 1, 0),
+    ("l23v2", 19200, 10, 100, None, 1, 0),
     # Learning on every core, routed events included; crossbars compared every tick.
     ("l22", 17000, 10, 100, None, 1, 1),
 ]

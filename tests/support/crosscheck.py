@@ -28,6 +28,11 @@ CHIP_GEOMETRIES = {
     "l44": Geometry(levels=(4, 4), neurons=8, axons=16, lanes=4, **SMALL),
     # Not powers of two: 6 cores (core numbers 6 and 7 do not exist), fan-out 2.
     "l32": Geometry(levels=(3, 2), neurons=8, axons=16, lanes=2, **{**SMALL, "fanout": 2}),
+    # Virtual cores: V logical cores time-share one engine (no learning unit).
+    "l4v2": Geometry(levels=(4,), neurons=16, axons=16, lanes=4, history=0, virtual=2, **SMALL),
+    "l42v4": Geometry(levels=(4, 2), neurons=8, axons=16, lanes=2, history=0, virtual=4, **SMALL),
+    # Two levels, 6 cores; one lane.
+    "l23v2": Geometry(levels=(2, 3), neurons=8, axons=8, lanes=1, history=0, virtual=2, **SMALL),
 }
 
 LEARNING_GEOMETRIES = {

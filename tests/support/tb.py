@@ -23,6 +23,7 @@ from spikeloom.defs import COUNTERS as CHIP_COUNTERS
 from spikeloom.defs import STATE_FIELDS, Geometry, Region, pack, unpack
 from spikeloom.hdl.core import tick_cycles
 from spikeloom.hdl.learning import learn_cycles
+from spikeloom.hdl.top import COUNTER_LAG
 
 from . import jobs
 from .jobs import write_verdict
@@ -376,7 +377,7 @@ class ChipTB(HarnessTB):
             parts.append("inflight not visible")
         for unit in ("core", "fanout"):
             try:
-                busy = [int(getattr(d.inner, f"{unit}{c}").busy.value) for c in range(g.cores)]
+                busy = [int(getattr(d.inner, f"{unit}{e}").busy.value) for e in range(g.engines)]
                 parts.append(f"{unit} busy {busy}")
             except (AttributeError, ValueError):
                 parts.append(f"{unit} busy not visible")
@@ -386,9 +387,12 @@ class ChipTB(HarnessTB):
         """Wait until every routed and host event is delivered: the bus is empty.
 
         Between ticks (cores and fan-out units idle, every output taken) the
-        packets on the bus are ``routed + host_events - delivered``.
+        packets on the bus are ``routed + host_events - delivered``. The
+        counters trail the fabric by ``COUNTER_LAG`` clocks: the last event
+        sent must be counted first.
         """
         d = self.dut
+        await self.cycle(COUNTER_LAG)
         for _ in range(self.tick_bound):
             moving = d.routed.value.to_unsigned() + d.host_events.value.to_unsigned()
             if (moving - d.delivered.value.to_unsigned()) % (1 << 32) == 0:
