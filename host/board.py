@@ -12,6 +12,7 @@ message for humans.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import time
@@ -33,7 +34,7 @@ from spikeloom.defs import (
     Region,
     pack_array,
 )
-from spikeloom.network import PARAM_FIELDS, Network
+from spikeloom.network import PARAM_FIELDS, Learning, Network
 
 __all__ = [
     "Board",
@@ -157,6 +158,8 @@ class Board:
         self._outputs: int | None = None  # output-enabled neurons of the loaded network
         #: Most requests that were ever in flight at once (pipelining at work).
         self.max_in_flight = 0
+        #: core -> the seed its generator was last set to by this host (RESET: 0).
+        self._seeds: dict[int, int] = {}
 
     @property
     def description(self) -> str:
@@ -441,10 +444,19 @@ class Board:
                 reqs.append(self._write_reqs(core, region, 0, words, tick))
         self._outputs = None
         self._exchange(itertools.chain(*reqs))
+        self._seeds = dict.fromkeys(range(g.cores), 0)  # RESET: the generators' reset state
         self._outputs = int((np.asarray(network.params["output"]) != 0).sum())
 
-    def read_network(self, progress=None) -> Network:
-        """Read back CROSSBAR, PARAMS and ROUTES of every core as a :class:`Network`."""
+    def read_network(self, progress=None, learning: bool = False) -> Network:
+        """Read back CROSSBAR, PARAMS and ROUTES of every core as a :class:`Network`.
+
+        ``learning``: also the learning section, from registers LEARN ..
+        EPISODE and the seed each core's generator was last set to by this
+        host (0 after a RESET; no seeds if a core's is unknown: a
+        generator's state cannot be read, so the seeds are where the
+        generators started, not where they are). On a chip without
+        a learning unit (history 0) there is no section.
+        """
         g = self.geometry
         regions = (Region.CROSSBAR, Region.PARAMS, Region.ROUTES)
         total = g.cores * sum(g.region_depth(r) for r in regions)
@@ -469,6 +481,10 @@ class Board:
             net.route_valid[c] = f["valid"].reshape(shape)
             net.route_core[c] = f["core"].reshape(shape)
             net.route_axon[c] = f["axon"].reshape(shape)
+        if learning and g.history:
+            seeds = [self._seeds.get(c) for c in range(g.cores)]
+            seeds = None if None in seeds else tuple(seeds)
+            net.learning = Learning(self.learning(), seeds)
         return net
 
     def read_state(self, core: int) -> dict[str, np.ndarray]:
@@ -565,6 +581,7 @@ class Board:
     def reset(self) -> None:
         """Soft reset: tick 0, FIFOs and counters cleared, memories kept (RESET)."""
         self._exchange([_Request(P.Command.RESET, "RESET", exact=True)])
+        self._seeds = dict.fromkeys(range(self.geometry.cores), 0)
 
     # -- learning ---------------------------------------------------------
 
@@ -605,6 +622,23 @@ class Board:
         self.write_regs(_LEARN_FIRST, [getattr(config, f) for f in LEARN_FIELDS])
         return config
 
+    def start_learning(self, learning: Learning | None = None) -> LearnConfig:
+        """Turn learning on: the parameters of a network's learning section
+        (LEARN written 1) and its seeds, if any; without one, the device's
+        own parameters with LEARN 1. One WRITE_REG (and a SEED per core);
+        returns the parameters. Refused by a chip without a learning unit."""
+        g = self.geometry
+        if not g.history:
+            raise BoardError(
+                f"{self.description} has no learning unit (history 0): build one with "
+                "--history 1 or more (or a board with learning, spikeloom boards)"
+            )
+        config = self.learning() if learning is None else learning.config
+        config = self.set_learning(dataclasses.replace(config, learn=1))
+        if learning is not None and learning.seeds is not None:
+            self.seed_cores(list(learning.seeds))
+        return config
+
     def restart_episode(self) -> None:
         """Restart the episode: the next tick has phase 0 (EPISODE read and written back)."""
         self.write_regs("EPISODE", self.read_regs("EPISODE"))
@@ -634,6 +668,7 @@ class Board:
         core, value = int(core), int(value)
         self._check_seed(core, value)
         self._exchange([self._seed_req(core, value)])
+        self._seeds[core] = value
 
     def seed_cores(self, seeds: int | Sequence[int]) -> list[int]:
         """Seed every core's learning generator (SEED per core, pipelined).
@@ -654,6 +689,7 @@ class Board:
         for c, v in enumerate(values):
             self._check_seed(c, v)
         self._exchange([self._seed_req(c, v) for c, v in enumerate(values)])
+        self._seeds.update(enumerate(values))
         return values
 
     # -- output events ----------------------------------------------------
