@@ -90,8 +90,7 @@ def main(argv=None):
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {RESULTS.relative_to(ROOT)}")
 
-    sys.path.insert(0, str(Path(__file__).parent))
-    import results_md
+    import results_md  # beside this script
 
     results_md.main([])
     return 1 if failed else 0

@@ -7,9 +7,6 @@ beside the RTL, and every tick's spikes are compared with it, so a
 benchmark number never comes from a design that computes something else.
 """
 
-import json
-import os
-
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
@@ -17,11 +14,12 @@ from cocotb_core import TB  # the cross-check's bus helpers (tests/ is on the pa
 
 from spikeloom.defs import Geometry, Region, pack
 from spikeloom.sim.core import CoreModel
+from spikeloom.testing import jobs
 
 
 @cocotb.test()
 async def bench(dut):
-    job = json.loads(os.environ["SPIKELOOM_JOB"])
+    job = jobs.read_job()
     g = Geometry(**job["geometry"])
     rng = np.random.default_rng(job["seed"])
     tb = TB(dut, g)
@@ -53,5 +51,4 @@ async def bench(dut):
         got = await tb.drain()
         want = [{"neuron": int(n), "output": 1} for n in np.flatnonzero(fired)]
         assert got == want, f"tick {t}: RTL spikes differ from the golden model"
-    with open(os.environ["SPIKELOOM_RESULT"], "w") as f:
-        json.dump({"ok": True, "rows": rows, "spikes": spikes, "cycles": cycles}, f)
+    jobs.write_verdict(**{"rows": rows, "spikes": spikes, "cycles": cycles})

@@ -2,27 +2,25 @@
 
 The job (``SPIKELOOM_JOB``) names a geometry, a seed, the rewiring
 probabilities, and the warm-up and measured ticks. For each probability
-the network of ``spikeloom.sim.stimulus.relay_traffic`` is loaded, started
+the network of ``spikeloom.testing.stimulus.relay_traffic`` is loaded, started
 by one host event per relay axon, and run; the golden model runs beside it
 and the hardware counters must equal its counts on every tick, so the
 numbers always come from a fabric that delivered every event.
 """
 
-import json
-import os
-
 import cocotb
 from cocotb.clock import Clock
-from cocotb_chip import COUNTERS, ChipTB  # the cross-check's helpers (tests/ is on the path)
 
 from spikeloom.defs import Geometry, Region
-from spikeloom.sim.stimulus import relay_traffic
 from spikeloom.sim.top import ChipModel
+from spikeloom.testing import jobs
+from spikeloom.testing.stimulus import relay_traffic
+from spikeloom.testing.tb import COUNTERS, ChipTB
 
 
 @cocotb.test()
 async def bench(dut):
-    job = json.loads(os.environ["SPIKELOOM_JOB"])
+    job = jobs.read_job()
     g = Geometry(**job["geometry"])
     tb = ChipTB(dut, g)
     Clock(dut.clk, 10, unit="ns").start()
@@ -60,5 +58,4 @@ async def bench(dut):
                 "stalled": [a - b for a, b in zip(hw["stalled"], base["stalled"])],
             }
         )
-    with open(os.environ["SPIKELOOM_RESULT"], "w") as f:
-        json.dump({"ok": True, "points": points}, f)
+    jobs.write_verdict(**{"points": points})

@@ -14,24 +14,23 @@ the figures are what the UART block and the protocol allow.
 Every response is checked against the golden model (``sim/uart.py``).
 """
 
-import json
-import os
-
 import cocotb
 from cocotb.triggers import Timer
 from cocotb.utils import get_sim_time
 
 from spikeloom import protocol as P
 from spikeloom.defs import Region
-from spikeloom.sim.cocotb_bridge import CLOCK_NS, start_system, stuck_clocks, system_job
-from spikeloom.sim.stimulus import random_network
+from spikeloom.host import wire
+from spikeloom.sim.rtl.cocotb_bridge import CLOCK_NS, start_system, stuck_clocks, system_job
 from spikeloom.sim.uart import LinkModel
+from spikeloom.testing import jobs
+from spikeloom.testing.stimulus import random_network
 
 
 @cocotb.test()
 async def bench(dut):
-    job = json.loads(os.environ["SPIKELOOM_JOB"])
-    result = os.environ["SPIKELOOM_RESULT"]
+    job = jobs.read_job()
+    result = jobs.result_path()
     g, link = system_job(job)
     cpb = link.clocks_per_bit
     baud = 1e9 / (cpb * CLOCK_NS)
@@ -77,17 +76,10 @@ async def bench(dut):
     # 1. Upload of core 0's crossbar.
     net = random_network(g, job["seed"])
     uploads = []
-    for c in range(g.cores):
-        for reg in (Region.CROSSBAR, Region.PARAMS, Region.ROUTES):
-            words = net.region_words(c, reg)
-            wb = P.word_bytes(g, reg)
-            per = P.MAX_PAYLOAD // wb
-            for i in range(0, len(words), per):
-                payload = b"".join(w.to_bytes(wb, "little") for w in words[i : i + per])
-                body = P.request(
-                    P.Command.WRITE_MEM, i // per, dict(core=c, region=reg, index=i), payload
-                )
-                uploads.append((reg, P.frame(body), len(payload)))
+    regions = (Region.CROSSBAR, Region.PARAMS, Region.ROUTES)
+    for k, (args, payload) in enumerate(wire.network_writes(net, regions=regions)):
+        body = P.request(P.Command.WRITE_MEM, k % 256, args, payload)
+        uploads.append((args["region"], P.frame(body), len(payload)))
     xbar = [(f, n) for reg, f, n in uploads if reg == Region.CROSSBAR]
     t0 = get_sim_time("ns")
     await exchange([f for f, _ in xbar], link.rx_fifo)
@@ -106,16 +98,15 @@ async def bench(dut):
         await exchange([step], link.rx_fifo)
         trips.append((get_sim_time("ns") - t0) * 1e-9)
         await exchange([P.frame(P.request(P.Command.READ_EVENTS, t, dict(max=64)))], link.rx_fifo)
-    with open(result, "w") as f:
-        json.dump(
-            {
-                "upload_payload_bytes": payload,
-                "upload_line_bytes": line,
-                "upload_frames": len(xbar),
-                "upload_seconds_sim": elapsed,
-                "baud_sim": baud,
-                "upload_efficiency": efficiency,
-                "step_roundtrip_clocks": [t * 1e9 / CLOCK_NS for t in trips],
-            },
-            f,
-        )
+    jobs.write_verdict(
+        result,
+        **{
+            "upload_payload_bytes": payload,
+            "upload_line_bytes": line,
+            "upload_frames": len(xbar),
+            "upload_seconds_sim": elapsed,
+            "baud_sim": baud,
+            "upload_efficiency": efficiency,
+            "step_roundtrip_clocks": [t * 1e9 / CLOCK_NS for t in trips],
+        },
+    )

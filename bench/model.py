@@ -299,10 +299,9 @@ def comparison(size, brian2):
 
 def digits_training(ticks: int) -> dict | None:
     """Ticks/s of the first ``ticks`` ticks of the digits example's training."""
-    sys.path.insert(0, str(ROOT))
     try:
-        from examples import digits
-        from examples.common import replay
+        from spikeloom.examples import digits
+        from spikeloom.examples.common import replay
 
         run = digits.build()
     except ImportError as e:

@@ -4,7 +4,7 @@
 
 Writes ``bench/results/router.json``, ``docs/results-router.md`` and the
 plot ``docs/router-sweep.png``. Sixteen cores (N = A = 16, F = 2) run the
-relay traffic of ``spikeloom.sim.stimulus.relay_traffic``: every neuron
+relay traffic of ``spikeloom.testing.stimulus.relay_traffic``: every neuron
 fires every tick and sends F routed events, 512 a tick, whatever the
 rewiring probability; the probability only moves targets from sibling
 cores (same level-0 segment) to random cores. The same networks run on the
@@ -21,18 +21,16 @@ per clock on each level, and stalled segment-clocks.
 import argparse
 import json
 import platform
-import sys
 import time
 from pathlib import Path
 
+from spikeloom.defs import Geometry
+from spikeloom.hdl.core import tick_cycles
+from spikeloom.sim.rtl import runner
+from spikeloom.testing.harness import ChipHarness
+from spikeloom.testing.jobs import run_job
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the cocotb harness lives with the tests
-
-from spikeloom.defs import Geometry  # noqa: E402
-from spikeloom.hdl.core import tick_cycles  # noqa: E402
-from spikeloom.sim import runner  # noqa: E402
-
-from harness import ChipHarness  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "router.json"
 TABLE = ROOT / "docs" / "results-router.md"
@@ -48,8 +46,6 @@ def measure(levels, rewirings, warmup, ticks, seed=1):
     simr, build_dir = runner.build(
         ChipHarness(g), name, simulator, ROOT / "build" / "bench" / simulator
     )
-    result = build_dir / "result-router.json"
-    result.unlink(missing_ok=True)
     job = {
         "geometry": g.as_dict(),
         "seed": seed,
@@ -57,13 +53,11 @@ def measure(levels, rewirings, warmup, ticks, seed=1):
         "warmup": warmup,
         "ticks": ticks,
     }
-    env = {"SPIKELOOM_JOB": json.dumps(job), "SPIKELOOM_RESULT": str(result)}
-    runner.run(simr, name, build_dir, "cocotb_bench_router", ROOT / "bench", env, "router")
-    if not result.exists():
-        log = (build_dir / "run-router.log").read_text()[-3000:]
-        raise SystemExit(f"router benchmark failed on {levels}:\n{log}")
+    verdict = run_job(simr, name, build_dir, "cocotb_bench_router", ROOT / "bench", job, "router")
+    if not verdict["ok"]:
+        raise SystemExit(f"router benchmark failed on {levels}: {verdict['message']}")
     out = []
-    for p in json.loads(result.read_text())["points"]:
+    for p in verdict["points"]:
         clocks = sum(p["cycles"])
         out.append(
             {

@@ -35,11 +35,12 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from spikeloom import protocol as P
+from spikeloom.defs import Geometry, Region
+from spikeloom.sim.rtl import runner
+from spikeloom.testing.jobs import run_job
 
-from spikeloom import protocol as P  # noqa: E402
-from spikeloom.defs import Geometry, Region  # noqa: E402
-from spikeloom.sim import runner  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 RESULTS = ROOT / "bench" / "results" / "uart.json"
 TABLE = ROOT / "docs" / "results-uart.md"
@@ -64,15 +65,11 @@ def measure_rtl(steps: int, seed: int = 5):
     simr, build_dir = runner.build(
         System(g, link), name, simulator, ROOT / "build" / "bench" / simulator, "-O2"
     )
-    result = build_dir / "result-uart.json"
-    result.unlink(missing_ok=True)
     job = {"geometry": g.as_dict(), "link": dataclasses.asdict(link), "seed": seed, "steps": steps}
-    env = {"SPIKELOOM_JOB": json.dumps(job), "SPIKELOOM_RESULT": str(result)}
-    runner.run(simr, name, build_dir, "cocotb_bench_uart", ROOT / "bench", env, "uart")
-    if not result.exists():
-        log = (build_dir / "run-uart.log").read_text()[-3000:]
-        raise SystemExit(f"uart benchmark failed:\n{log}")
-    return json.loads(result.read_text())
+    verdict = run_job(simr, name, build_dir, "cocotb_bench_uart", ROOT / "bench", job, "uart")
+    if not verdict["ok"]:
+        raise SystemExit(f"uart benchmark failed: {verdict['message']}")
+    return verdict
 
 
 def full_config_line_bytes(g: Geometry) -> tuple[int, int]:
@@ -110,8 +107,8 @@ def wall(cmd: list[str]) -> float:
 
 def measure_cli(seed: int = 5):
     from spikeloom.host.netfile import save_network
-    from spikeloom.sim.bridge import build_system, default_simulator
-    from spikeloom.sim.stimulus import random_network
+    from spikeloom.sim.rtl.bridge import build_system, default_simulator
+    from spikeloom.testing.stimulus import random_network
 
     g, link = sim_defaults()
     build_system(g, link, default_simulator())  # a user's second run: built already

@@ -1,7 +1,7 @@
 """Board targets: which platform, which geometry, which link, which programmer.
 
 Defined once here and read by ``spikeloom boards``/``build``/``program``
-(``host/cli.py``), ``bench/boards.py`` and the docs. Importing this module
+(``host/cli/build.py``), ``bench/boards.py`` and the docs. Importing this module
 does not import the gateware or the platform classes (the host may list the
 boards without Amaranth's vendor code); :meth:`Target.platform` does.
 """
@@ -87,19 +87,21 @@ TARGETS: dict[str, Target] = {
             platform_class="amaranth_boards.icebreaker:ICEBreakerPlatform",
             family="ice40",
             device="iCE40UP5K-SG48",
-            # One core; its crossbar (32-bit words, 8 four-bit entries per
-            # clock) fills all four SPRAMs: 256 neurons, 192 K synapses. No
-            # learning unit, and one core only, with 16 lanes (64-bit words)
-            # neither fits beside the UART block and the chip's counters
-            # (5383 of 5280 logic cells; docs/results.md).
+            # Two cores on one engine and one fan-out unit (virtual cores):
+            # their crossbars (32-bit words, 8 four-bit entries per clock)
+            # fill all four SPRAMs: 512 neurons, 256 K synapses, 5084 of 5280
+            # logic cells, 29.0 MHz placed. No learning unit: it needs
+            # V = 1, and a second engine does not fit beside the UART block
+            # (docs/results.md).
             geometry=Geometry(
-                levels=(1,),
+                levels=(2,),
                 neurons=256,
-                axons=512,
+                axons=256,
                 potential_bits=12,
                 fanout=1,
                 lanes=8,
                 history=0,
+                virtual=2,
             ),
             clock_hz=24e6,
             baud=1_000_000,
@@ -121,13 +123,14 @@ TARGETS: dict[str, Target] = {
             name="ulx3s-learn",
             title="Radiona ULX3S 85F, learning variant (holds examples/digits.py's network)",
             # The default's 2-bit entries cannot hold the digits network (k = 6,
-            # H = 32): two cores with learning units, 7-bit entries. 30 MHz: a
+            # H = 32): two cores with learning units, 7-bit entries, 256 axons
+            # (a 16 x 16 input image). 30 MHz: a
             # 50 MHz build placed at 34.0, held by the learning unit's
             # read-modify-write of a crossbar entry in one clock.
             geometry=Geometry(
                 levels=(2,),
                 neurons=256,
-                axons=128,
+                axons=256,
                 count_bits=6,
                 potential_bits=12,
                 fanout=1,
@@ -154,6 +157,8 @@ TARGETS: dict[str, Target] = {
                 lanes=16,
                 history=0,
             ),
+            # 27 -> 54 MHz (rPLL); the design placed at 61.6 MHz on 27.
+            clock_hz=54e6,
             baud=1_000_000,
             programmers=(("openFPGALoader", ("-b", "tangnano9k")),),
             bitstream_suffix=".fs",

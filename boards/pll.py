@@ -2,7 +2,8 @@
 
 :func:`pll_params` finds divider settings that give the requested clock
 exactly (or raises ``ValueError`` naming it); :class:`ClockGenerator`
-instantiates the PLL (iCE40 ``SB_PLL40_PAD``, ECP5 ``EHXPLLL``) and holds
+instantiates the PLL (iCE40 ``SB_PLL40_PAD``, ECP5 ``EHXPLLL``, Gowin
+``rPLL``) and holds
 ``sync`` in reset until the PLL locks (and two clocks more). A target whose clock equals its
 oscillator's gets no PLL (the platform's own ``sync`` domain).
 """
@@ -58,9 +59,28 @@ def _ecp5(f_in: float, f_out: float) -> dict:
     raise ValueError(f"no ECP5 PLL setting makes {f_out / 1e6:g} MHz from {f_in / 1e6:g} MHz")
 
 
+#: The Gowin rPLL's output dividers.
+_GOWIN_ODIV = (2, 4, 8, 16, 32, 48, 64, 80, 96, 112, 128)
+
+
+def _gowin(f_in: float, f_out: float) -> dict:
+    # Gowin GW1N(R)-9 rPLL (UG286): out = f_in * (FBDIV_SEL+1) / (IDIV_SEL+1),
+    # PFD = f_in / (IDIV_SEL+1) >= 3 MHz, VCO = out * ODIV_SEL in 400..1200 MHz.
+    for idiv in range(64):
+        if f_in / (idiv + 1) < 3e6:
+            break
+        fb = round(f_out * (idiv + 1) / f_in) - 1
+        if not 0 <= fb < 64 or f_in * (fb + 1) / (idiv + 1) != f_out:
+            continue
+        for odiv in reversed(_GOWIN_ODIV):  # the fastest VCO in range
+            if 400e6 <= f_out * odiv <= 1200e6:
+                return {"IDIV_SEL": idiv, "FBDIV_SEL": fb, "ODIV_SEL": odiv}
+    raise ValueError(f"no Gowin PLL setting makes {f_out / 1e6:g} MHz from {f_in / 1e6:g} MHz")
+
+
 def pll_params(family: str, f_in: float, f_out: float) -> dict:
     """Divider settings of ``family``'s PLL for ``f_out`` from ``f_in`` (Hz), exact."""
-    solvers = {"ice40": _ice40, "ecp5": _ecp5}
+    solvers = {"ice40": _ice40, "ecp5": _ecp5, "gowin": _gowin}
     if family not in solvers:
         raise ValueError(f"no PLL support for the {family} family")
     return solvers[family](float(f_in), float(f_out))
@@ -97,6 +117,41 @@ class ClockGenerator(Elaboratable):
                 i_RESETB=Const(1),
                 i_BYPASS=Const(0),
                 o_PLLOUTGLOBAL=clk,
+                o_LOCK=lock,
+            )
+        elif self.family == "gowin":
+            m.submodules.clk_buf = buf = io.Buffer("i", pin)
+            m.submodules.pll = Instance(
+                "rPLL",
+                p_DEVICE=platform.family,  # "GW1NR-9C"
+                p_FCLKIN=f"{f_in / 1e6:g}",
+                p_IDIV_SEL=p["IDIV_SEL"],
+                p_FBDIV_SEL=p["FBDIV_SEL"],
+                p_ODIV_SEL=p["ODIV_SEL"],
+                p_DYN_IDIV_SEL="false",
+                p_DYN_FBDIV_SEL="false",
+                p_DYN_ODIV_SEL="false",
+                p_DYN_DA_EN="false",
+                p_PSDA_SEL="0000",
+                p_DUTYDA_SEL="1000",
+                p_CLKFB_SEL="internal",
+                p_CLKOUT_BYPASS="false",
+                p_CLKOUTP_BYPASS="false",
+                p_CLKOUTD_BYPASS="false",
+                p_DYN_SDIV_SEL=2,
+                p_CLKOUTD_SRC="CLKOUT",
+                p_CLKOUTD3_SRC="CLKOUT",
+                i_CLKIN=buf.i,
+                i_CLKFB=Const(0),
+                i_RESET=Const(0),
+                i_RESET_P=Const(0),
+                i_FBDSEL=Const(0, 6),
+                i_IDSEL=Const(0, 6),
+                i_ODSEL=Const(0, 6),
+                i_PSDA=Const(0, 4),
+                i_DUTYDA=Const(0, 4),
+                i_FDLY=Const(0, 4),
+                o_CLKOUT=clk,
                 o_LOCK=lock,
             )
         else:

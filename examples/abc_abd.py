@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -35,11 +34,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a script: make ``examples`` importable
-    sys.path.insert(0, str(ROOT))
-
-from examples.common import Replay, replay, zero_state  # noqa: E402
 from spikeloom.defs import Geometry, LearnConfig, Model, next_phase  # noqa: E402
+from spikeloom.examples.common import Replay, replay, zero_state  # noqa: E402
 from spikeloom.sim.core import CoreModel  # noqa: E402
 from spikeloom.sim.learning import LearnStats  # noqa: E402
 

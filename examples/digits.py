@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -40,11 +39,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a script: make ``examples`` importable
-    sys.path.insert(0, str(ROOT))
-
-from examples.common import Replay, replay, zero_state  # noqa: E402
 from spikeloom.defs import Geometry, LearnConfig, Model  # noqa: E402
+from spikeloom.examples.common import Replay, replay, zero_state  # noqa: E402
 from spikeloom.sim.core import CoreModel  # noqa: E402
 from spikeloom.sim.learning import LearnStats  # noqa: E402
 

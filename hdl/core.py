@@ -23,13 +23,22 @@ Timing, with L active rows in the tick::
     cycles per tick = r + (G - 1) * max(r, lanes) + lanes + UPDATE_STAGES + 4
     r = L + ROW_STAGES if L > 0, else 1
 
+**Virtual cores** (``Geometry.virtual`` = V > 1): the engine holds V
+logical cores, every memory V times as deep (neuron n of logical core vc at
+``Cat(n, vc)``, crossbar words at ``Cat(vc, group, row)``), and walks the V
+cores' groups in turn, so the row phase above repeats per logical core
+(``r`` from that core's rows; ``tick_cycles()`` takes one L per core).
+``axon_in`` carries ``Cat(axon, vc)``, ``spike_out`` the neuron as
+``Cat(n, vc)``, ``cfg_vc`` selects the logical core of the configuration
+port. No learning unit (one per engine would serve V cores).
+
 (``tick_cycles()``; ``last_tick_cycles`` reports it). Spikes cost no clock:
 the tick stalls only on ``spike_out.ready`` (the whole update pipeline holds
 while a spike waits). Crossbar throughput during the row phase is ``lanes``
 entries per clock.
 
 ``axon_in`` accepts one axon event per clock at any time except the two
-clocks in which a tick starts (and, after a reset, the A clocks of INIT,
+clocks in which a tick starts (and, after a reset, the V * A clocks of INIT,
 which clears the listed-axon bitmaps, with ``busy`` high; a ``tick_start``
 then waits for its end); an event belongs to the next tick to start.
 Duplicate events for one tick are merged by a bitmap in block RAM, one per
@@ -45,6 +54,7 @@ is high (the clock after ``cfg_re``).
 
 from types import SimpleNamespace
 
+import numpy as np
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
@@ -74,15 +84,23 @@ def config_members(geometry: Geometry, *, region: bool = True, core: bool = Fals
     return dict(ConfigSignature(geometry, region=region, core=core).members)
 
 
-def tick_cycles(geometry: Geometry, active_rows: int, spikes=None) -> int:
-    """Clock cycles of one tick without output stalls (the module docstring).
+def tick_cycles(geometry: Geometry, active_rows, spikes=None) -> int:
+    """Clock cycles of one engine's tick without output stalls (the module docstring).
 
-    ``spikes`` (the tick's spike bits) is accepted for callers that have it;
-    spikes cost no clock in this core.
+    ``active_rows``: the active rows of each of the engine's ``virtual``
+    logical cores, in order (a number: the same for each). ``spikes`` (the
+    tick's spike bits) is accepted for callers that have it; spikes cost no
+    clock in this core.
     """
     g = geometry
-    r = active_rows + ROW_STAGES if active_rows else 1
-    return r + (g.groups - 1) * max(r, g.lanes) + g.lanes + UPDATE_STAGES + 4
+    if isinstance(active_rows, (int, np.integer)):
+        active_rows = [int(active_rows)] * g.virtual
+    if len(active_rows) != g.virtual:
+        raise ValueError(f"{len(active_rows)} row counts for {g.virtual} logical cores")
+    r = [L + ROW_STAGES if L else 1 for L in active_rows]
+    rows = r[0] + (g.groups - 1) * max(r[0], g.lanes)
+    rows += sum(g.groups * max(rv, g.lanes) for rv in r[1:])
+    return rows + g.lanes + UPDATE_STAGES + 4
 
 
 class Core(wiring.Component):
@@ -106,14 +124,18 @@ class Core(wiring.Component):
         self.geometry = geometry
         self.core_id = core_id
         g = geometry
+        vb = g.virtual_bits
         super().__init__(
             {
-                "axon_in": In(stream.Signature(unsigned(g.axon_bits))),
-                "spike_out": Out(stream.Signature(g.spike_layout)),
+                # The axon, then (V > 1) the logical core within the engine.
+                "axon_in": In(stream.Signature(unsigned(g.axon_bits + vb))),
+                "spike_out": Out(stream.Signature(self.spike_layout_of(g))),
                 "tick_start": In(1),
                 "busy": Out(1),
                 "last_tick_cycles": Out(32),
                 **config_members(g),
+                # V > 1: the logical core the configuration port addresses.
+                **({"cfg_vc": In(vb)} if vb else {}),
                 # Learning: parameters and episode phase, held for the whole tick.
                 "learn_cfg": In(LEARN_LAYOUT),
                 "phase": In(EPISODE_BITS),
@@ -122,23 +144,40 @@ class Core(wiring.Component):
             }
         )
 
+    @staticmethod
+    def spike_layout_of(geometry: Geometry) -> data.StructLayout:
+        """``spike_out``'s payload: ``spike_layout`` with the neuron number
+        extended by the logical core (``neuron + N * vc``; the same for V = 1)."""
+        g = geometry
+        return data.StructLayout(
+            {"neuron": unsigned(max(1, g.neuron_bits + g.virtual_bits)), "output": unsigned(1)}
+        )
+
     def elaborate(self, platform):
         g = self.geometry
         m = Module()
         lanes, groups = g.lanes, g.groups
         lane_bits = (lanes - 1).bit_length()
+        V, vb, nb, ab = g.virtual, g.virtual_bits, g.neuron_bits, g.axon_bits
+        grp_bits = (groups - 1).bit_length()
+
+        def pick(values, vc):  # the element of logical core `vc`
+            return values[0] if V == 1 else Array(values)[vc]
 
         # -- memories --------------------------------------------------------
         # One word per neuron (as tinyODIN stores them): N deep, not lanes wide.
-        m.submodules.params = params = Memory(shape=g.params_layout, depth=g.neurons, init=[])
-        m.submodules.state = state = Memory(shape=g.state_layout, depth=g.neurons, init=[])
+        # Every memory holds the V logical cores' words: neuron n of logical
+        # core vc at Cat(n, vc), crossbar words at Cat(vc, group, row).
+        n_all = V * g.neurons
+        m.submodules.params = params = Memory(shape=g.params_layout, depth=n_all, init=[])
+        m.submodules.state = state = Memory(shape=g.state_layout, depth=n_all, init=[])
         # Event lists, double-buffered: bank `bank` is this tick's, the other
-        # one collects the next tick's. Address = Cat(index, bank).
+        # one collects the next tick's. Address = Cat(index, bank, vc).
         m.submodules.rec_list = rec_list = Memory(
-            shape=unsigned(max(1, g.neuron_bits)), depth=2 * g.neurons, init=[]
+            shape=unsigned(max(1, nb)), depth=2 * n_all, init=[]
         )
         m.submodules.axon_list = axon_list = Memory(
-            shape=unsigned(max(1, g.axon_bits)), depth=2 * g.axons, init=[]
+            shape=unsigned(max(1, ab)), depth=2 * V * g.axons, init=[]
         )
         xbar_rd, xbar_wr = self._crossbar(m, platform)
         par_rd, par_wr = params.read_port(), params.write_port()
@@ -148,12 +187,16 @@ class Core(wiring.Component):
 
         # -- tick control state -------------------------------------------------
         bank = Signal()
-        rec_len = Signal(range(g.neurons + 1))  # this tick's recurrent rows
-        ax_len = Signal(range(g.axons + 1))  # this tick's axon rows
-        next_rec_len = Signal(range(g.neurons + 1))
-        next_ax_len = Signal(range(g.axons + 1))
+
+        def per_core(name, n):  # one counter per logical core
+            return [Signal(range(n + 1), name=f"{name}{v}") for v in range(V)]
+
+        rec_len = per_core("rec_len", g.neurons)  # this tick's recurrent rows
+        ax_len = per_core("ax_len", g.axons)  # this tick's axon rows
+        next_rec_len = per_core("next_rec_len", g.neurons)
+        next_ax_len = per_core("next_ax_len", g.axons)
         swap = Signal()  # banks change hands
-        scrub = Signal(range(g.axons))  # INIT: the bitmap address being cleared
+        scrub = Signal(range(V * g.axons))  # INIT: the bitmap address being cleared
         clear_en = Signal()  # group 0 reads an axon of this tick's list
         cycles = Signal(32)
 
@@ -166,7 +209,7 @@ class Core(wiring.Component):
         # again when the banks next change hands. After a reset, INIT
         # clears both (memories keep their contents through a soft reset).
         ax = self.axon_in.payload
-        seen_mems = [Memory(shape=1, depth=g.axons, init=[]) for _ in range(2)]
+        seen_mems = [Memory(shape=1, depth=V * g.axons, init=[]) for _ in range(2)]
         seen_wr, seen_rd = [], []
         for b, mem in enumerate(seen_mems):
             m.submodules[f"seen{b}"] = mem
@@ -174,7 +217,8 @@ class Core(wiring.Component):
             seen_rd.append(mem.read_port(transparent_for=(seen_wr[-1],)))
         accepting = Signal()
         e_valid = Signal()
-        e_ax = Signal.like(ax)
+        e_ax = Signal.like(ax)  # Cat(axon, vc): the bitmap address too
+        e_vc = e_ax[ab:]
         m.d.comb += self.axon_in.ready.eq(accepting)
         m.d.sync += [e_valid.eq(self.axon_in.valid & accepting), e_ax.eq(ax)]
         for rd in seen_rd:
@@ -183,24 +227,28 @@ class Core(wiring.Component):
         new_event = e_valid & ~listed
         with m.If(new_event):
             m.d.comb += [
-                ax_wr.addr.eq(Cat(next_ax_len[: g.axon_bits], ~bank)),
-                ax_wr.data.eq(e_ax),
+                ax_wr.addr.eq(Cat(pick(next_ax_len, e_vc)[:ab], ~bank, e_vc)),
+                ax_wr.data.eq(e_ax[:ab]),
                 ax_wr.en.eq(1),
             ]
-            m.d.sync += next_ax_len.eq(next_ax_len + 1)
+            for v, n in enumerate(next_ax_len):
+                with m.If((e_vc == v) if vb else 1):
+                    m.d.sync += n.eq(n + 1)
 
         # -- row engine: list -> crossbar word -> registered word -> accumulators
-        grp = Signal(range(groups))
+        grp = Signal(grp_bits + vb)  # Cat(group, vc): the engine's groups in order
+        grp_local, vc = grp[:grp_bits], grp[grp_bits:]
         idx = Signal(range(g.rows + 1))  # next row to issue within the group
-        row_count = rec_len + ax_len
+        cur_rec_len = pick(rec_len, vc)
+        row_count = cur_rec_len + pick(ax_len, vc)
         issue = Signal()
-        issue_axon = idx >= rec_len
+        issue_axon = idx >= cur_rec_len
         v1, v1_axon, v2, v3 = Signal(), Signal(), Signal(), Signal()
         word = Signal(data.ArrayLayout(g.entry_layout, lanes))
         acc = [Signal(signed(g.acc_bits), name=f"acc{i}") for i in range(lanes)]
         m.d.comb += [
-            rec_rd.addr.eq(Cat(idx[: g.neuron_bits], bank)),
-            ax_rd.addr.eq(Cat((idx - rec_len)[: g.axon_bits], bank)),
+            rec_rd.addr.eq(Cat(idx[:nb], bank, vc)),
+            ax_rd.addr.eq(Cat((idx - cur_rec_len)[:ab], bank, vc)),
         ]
         m.d.sync += [v1.eq(issue), v1_axon.eq(issue_axon), v2.eq(v1), v3.eq(v2)]
         row = Mux(v1_axon, g.neurons + ax_rd.data, rec_rd.data)
@@ -212,30 +260,35 @@ class Core(wiring.Component):
                 e = word[i]
                 m.d.sync += acc[i].eq(acc[i] + Mux(e.sign, -e.count, e.count))
         rows_drained = ~v1 & ~v2 & ~v3
-        m.d.comb += clear_en.eq(v1 & v1_axon & (grp == 0))
+        m.d.comb += clear_en.eq(v1 & v1_axon & (grp_local == 0))
         in_init = Signal()
         for b, wr in enumerate(seen_wr):
             with m.If(in_init):
                 m.d.comb += [wr.addr.eq(scrub), wr.data.eq(0), wr.en.eq(1)]
             with m.Elif(bank == b):  # this tick's bitmap: cleared as listed
-                m.d.comb += [wr.addr.eq(ax_rd.data), wr.data.eq(0), wr.en.eq(clear_en)]
+                m.d.comb += [
+                    wr.addr.eq(Cat(ax_rd.data[:ab], vc)),
+                    wr.data.eq(0),
+                    wr.en.eq(clear_en),
+                ]
             with m.Else():  # the next tick's: set by new events
                 m.d.comb += [wr.addr.eq(e_ax), wr.data.eq(1), wr.en.eq(new_event)]
 
         # -- update engine: one neuron per clock --------------------------------
-        m.submodules.neuron = nu = self.neuron_cls(g)
+        tag_bits = max(1, nb + vb)  # the neuron's number in the engine
+        m.submodules.neuron = nu = self.neuron_cls(g, tag_bits)
         sums = [Signal(signed(g.acc_bits), name=f"sum{i}") for i in range(lanes)]
         u_busy = Signal()  # a handed-over group still has neurons to issue
-        u_grp = Signal(range(groups))
+        u_grp = Signal.like(grp)
         u_lane = Signal(range(lanes))
         adv = Signal()  # the pipeline advances (no spike waits for spike_out)
         u_issue = u_busy & adv
         u_last = u_issue & (u_lane == lanes - 1)
         handoff = Signal()
         n0 = Cat(u_lane, u_grp)
-        q0_valid, q0_tag = Signal(), Signal(max(1, g.neuron_bits))
+        q0_valid, q0_tag = Signal(), Signal(tag_bits)
         q0_inp = Signal(signed(g.acc_bits))
-        q1_valid, q1_tag = Signal(), Signal(max(1, g.neuron_bits))
+        q1_valid, q1_tag = Signal(), Signal(tag_bits)
         q1_inp = Signal(signed(g.acc_bits))
         q1_par, q1_st = Signal(g.params_layout), Signal(g.state_layout)
         with m.If(u_issue):
@@ -283,13 +336,16 @@ class Core(wiring.Component):
             adv.eq(~(nu.spike & ~self.spike_out.ready)),
             fire.eq(nu.spike & self.spike_out.ready),
         ]
+        o_vc = nu.o_tag[nb:]
         with m.If(fire):
             m.d.comb += [
-                rec_wr.addr.eq(Cat(next_rec_len[: g.neuron_bits], ~bank)),
-                rec_wr.data.eq(nu.o_tag),
+                rec_wr.addr.eq(Cat(pick(next_rec_len, o_vc)[:nb], ~bank, o_vc)),
+                rec_wr.data.eq(nu.o_tag[:nb]),
                 rec_wr.en.eq(1),
             ]
-            m.d.sync += next_rec_len.eq(next_rec_len + 1)
+            for v, n in enumerate(next_rec_len):
+                with m.If((o_vc == v) if vb else 1):
+                    m.d.sync += n.eq(n + 1)
 
         # -- learning unit (docs/semantics.md §6) ------------------------------
         m.submodules.learning = lu = self.learning_cls(g)
@@ -304,26 +360,31 @@ class Core(wiring.Component):
             lu.xb_rdata.eq(xbar_rd.data),
             lu.par_learn.eq(par_rd.data.learn),
             # Every active row is issued once per group: mark it in group 0.
-            lu.mark_en.eq(learning & v1 & (grp == 0)),
+            lu.mark_en.eq(learning & v1 & (grp_local == 0)),
             lu.mark_row.eq(row),
             lu.post_en.eq(learning & fire & nu.o_learn),
             lu.post_neuron.eq(nu.o_tag),
         ]
 
         ticking = Signal()  # a tick runs: the memories are the engines'
-        self._config(m, ticking, xbar_rd, xbar_wr, par_rd, par_wr, st_rd, st_wr, nu, adv)
+        cfg_vc = self.cfg_vc if vb else Const(0, 0)
+        self._config(m, ticking, xbar_rd, xbar_wr, par_rd, par_wr, st_rd, st_wr, nu, adv, cfg_vc)
         # Read addresses: the learning unit, the tick's engines, or the port.
-        cfg_word = self.cfg_addr[lane_bits : g.neuron_bits]
-        cfg_row = self.cfg_addr[g.neuron_bits :]
-        cfg_neuron = self.cfg_addr[: g.neuron_bits]
+        cfg_word = self.cfg_addr[lane_bits:nb]
+        cfg_row = self.cfg_addr[nb:]
+        cfg_neuron = Cat(self.cfg_addr[:nb], cfg_vc)
         xbar_addr = Signal.like(xbar_rd.addr)
         with m.If(in_learn):
             m.d.comb += [xbar_addr.eq(lu.xb_addr), par_rd.addr.eq(lu.par_addr)]
         with m.Elif(ticking):
-            m.d.comb += [xbar_addr.eq(Cat(grp, row)), par_rd.addr.eq(n0), st_rd.addr.eq(n0)]
+            m.d.comb += [
+                xbar_addr.eq(Cat(vc, grp_local, row)),
+                par_rd.addr.eq(n0),
+                st_rd.addr.eq(n0),
+            ]
         with m.Else():
             m.d.comb += [
-                xbar_addr.eq(Cat(cfg_word, cfg_row)),
+                xbar_addr.eq(Cat(cfg_vc, cfg_word, cfg_row)),
                 par_rd.addr.eq(cfg_neuron),
                 st_rd.addr.eq(cfg_neuron),
             ]
@@ -349,7 +410,7 @@ class Core(wiring.Component):
                 m.d.sync += scrub.eq(scrub + 1)
                 with m.If(self.tick_start):
                     m.d.sync += start_pend.eq(1)
-                with m.If(scrub == g.axons - 1):
+                with m.If(scrub == V * g.axons - 1):
                     m.next = "IDLE"
             with m.State("IDLE"):
                 m.d.comb += accepting.eq(1)
@@ -363,10 +424,8 @@ class Core(wiring.Component):
                 m.d.comb += swap.eq(1)
                 m.d.sync += [
                     bank.eq(~bank),
-                    rec_len.eq(next_rec_len),
-                    ax_len.eq(next_ax_len),
-                    next_rec_len.eq(0),
-                    next_ax_len.eq(0),
+                    *[a.eq(b) for a, b in zip(rec_len + ax_len, next_rec_len + next_ax_len)],
+                    *[n.eq(0) for n in next_rec_len + next_ax_len],
                     grp.eq(0),
                     idx.eq(0),
                     *[a.eq(0) for a in acc],
@@ -382,7 +441,7 @@ class Core(wiring.Component):
                     # takes them now (it reads each sum as it issues).
                     m.d.comb += handoff.eq(1)
                     m.d.sync += idx.eq(0)
-                    with m.If(grp == groups - 1):
+                    with m.If(grp == V * groups - 1):
                         m.next = "DRAIN"
                     with m.Else():
                         m.d.sync += grp.eq(grp + 1)
@@ -416,7 +475,7 @@ class Core(wiring.Component):
         """
         g = self.geometry
         word = data.ArrayLayout(g.entry_layout, g.lanes)
-        depth = g.rows * g.groups
+        depth = g.virtual * g.rows * g.groups
         per_lane = self.per_lane_crossbar
         if per_lane is None:
             family = str(getattr(platform, "family", "")).lower()
@@ -447,13 +506,13 @@ class Core(wiring.Component):
             ]
         return rd, wr
 
-    def _config(self, m, ticking, xbar_rd, xbar_wr, par_rd, par_wr, st_rd, st_wr, nu, adv):
+    def _config(self, m, ticking, xbar_rd, xbar_wr, par_rd, par_wr, st_rd, st_wr, nu, adv, cfg_vc):
         """The configuration port's read data and writes (addresses: elaborate)."""
         g = self.geometry
         lanes = g.lanes
         lane_bits = (lanes - 1).bit_length()
         cfg_lane = self.cfg_addr[:lane_bits]
-        cfg_neuron = self.cfg_addr[: g.neuron_bits]
+        cfg_neuron = Cat(self.cfg_addr[: g.neuron_bits], cfg_vc)
         lane_q = Signal(range(lanes))
         region_q = Signal(REGION_BITS)
         m.d.sync += self.cfg_rvalid.eq(self.cfg_re)

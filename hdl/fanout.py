@@ -1,4 +1,4 @@
-"""Fan-out unit of one core: spikes in, output and routed events out.
+"""Fan-out unit of one core engine: spikes in, output and routed events out.
 
 Each spike from the core (``spike_layout``) is queued, its ``fanout``
 routing entries (``route_layout``, one memory word per neuron) are read,
@@ -8,8 +8,10 @@ entry order (docs/semantics.md §5). An entry whose core does not exist is
 ignored. Golden model: ``sim/top.py``.
 
 Timing: a spike that makes k packets occupies the emitter for max(1, k)
-clocks when ``packet_out`` is ready; the next spike's routing word is read
-during the last of them, so a stream of spikes costs no bubbles. The spike
+clocks when ``packet_out`` is ready; the table is read at the queue head's
+address on every clock, so the next spike's word is there when its turn
+comes (a stream of spikes costs no bubbles) and no path runs from the
+table's output back to its address (ECP5 timing). The spike
 queue (``queue_depth`` spikes) lets the core run ahead; the core stalls
 only when it is full. ``packet_out`` goes through a two-entry buffer, so
 no combinational path crosses into the bus. ``busy`` is high while any
@@ -18,6 +20,12 @@ spike or packet is held here.
 The ``cfg_*`` ports read and write one routing entry (index = neuron *
 fanout + entry) per clock while ``busy`` is low; read data is valid on
 ``cfg_rdata`` the clock after ``cfg_re``.
+
+With virtual cores (``Geometry.virtual`` = V > 1) one unit serves the
+engine's V logical cores: spikes carry ``Cat(neuron, vc)``
+(``Core.spike_layout_of``), the table holds V cores' words, ``cfg_vc``
+selects one for the configuration port, and output events name core
+``engine * V + vc``.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
@@ -27,29 +35,31 @@ from amaranth.lib.wiring import In, Out
 
 from spikeloom.defs import Geometry
 
-from .core import config_members
+from .core import Core, config_members
 
 __all__ = ["Fanout"]
 
 
 class Fanout(wiring.Component):
-    """Routing table and packet emitter of core ``core_id``."""
+    """Routing table and packet emitter of core engine ``engine`` (its V cores)."""
 
-    def __init__(self, geometry: Geometry, core_id: int = 0, queue_depth: int = 16):
-        if not 0 <= core_id < geometry.cores:
-            raise ValueError(f"core_id {core_id} out of range 0..{geometry.cores - 1}")
+    def __init__(self, geometry: Geometry, engine: int = 0, queue_depth: int = 16):
+        if not 0 <= engine < geometry.engines:
+            raise ValueError(f"engine {engine} out of range 0..{geometry.engines - 1}")
         if queue_depth < 1:
             raise ValueError(f"queue_depth = {queue_depth}: must be >= 1")
         self.geometry = geometry
-        self.core_id = core_id
+        self.engine = engine
         self.queue_depth = queue_depth
         g = geometry
+        self.spike_layout = Core.spike_layout_of(g)
         super().__init__(
             {
-                "spike_in": In(stream.Signature(g.spike_layout)),
+                "spike_in": In(stream.Signature(self.spike_layout)),
                 "packet_out": Out(stream.Signature(g.packet_layout)),
                 "busy": Out(1),
                 **config_members(g, region=False),
+                **({"cfg_vc": In(g.virtual_bits)} if g.virtual_bits else {}),
             }
         )
 
@@ -60,12 +70,13 @@ class Fanout(wiring.Component):
         fan_bits = (fan - 1).bit_length()
         entry = g.route_layout
 
+        nb, vb = g.neuron_bits, g.virtual_bits
         m.submodules.routes = routes = Memory(
-            shape=data.ArrayLayout(entry, fan), depth=g.neurons, init=[]
+            shape=data.ArrayLayout(entry, fan), depth=g.virtual * g.neurons, init=[]
         )
         rd, wr = routes.read_port(), routes.write_port(granularity=1)
         m.submodules.queue = queue = fifo.SyncFIFOBuffered(
-            width=g.spike_layout.size, depth=self.queue_depth
+            width=self.spike_layout.size, depth=self.queue_depth
         )
         m.submodules.obuf = obuf = fifo.SyncFIFO(width=g.packet_layout.size, depth=2)
 
@@ -79,26 +90,36 @@ class Fanout(wiring.Component):
         ]
 
         # -- emitter -------------------------------------------------------
-        # `cur` is the spike whose routing word is on rd.data; `fresh` means
-        # it was read last clock and its pending mask is not yet registered.
-        head = g.spike_layout(queue.r_data)
+        # `cur` is the spike being emitted; `fresh` means its routing word
+        # was read last clock (it is on rd.data, and kept in `word_q` for
+        # the clocks after) and its pending mask is not yet registered. The
+        # table is read at the queue head's address on every clock, so no
+        # path runs from its output back to its address.
+        head = self.spike_layout(queue.r_data)
+        fresh = Signal()
+        word_q = Signal(routes.shape)
+        word = Signal(routes.shape)
+        m.d.comb += word.eq(Mux(fresh, rd.data.as_value(), word_q.as_value()))
+        with m.If(fresh):
+            m.d.sync += word_q.eq(rd.data)
         cur_neuron = Signal.like(head.neuron)
         cur_out = Signal()
-        fresh = Signal()
         rem_q = Signal(fan + 1)  # item 0: output event, items 1..F: entries
         # An entry naming a core that does not exist (possible only when
         # ``cores`` is not a power of two) is ignored, like an invalid one.
-        valid_bits = Cat(*[rd.data[f].valid & (rd.data[f].core < g.cores) for f in range(fan)])
+        valid_bits = Cat(*[word[f].valid & (word[f].core < g.cores) for f in range(fan)])
         rem = Mux(fresh, Cat(cur_out, valid_bits), rem_q)
 
         item = Signal(range(fan + 1))
         for i in reversed(range(fan + 1)):
             with m.If(rem[i]):
                 m.d.comb += item.eq(i)
-        route = rd.data[(item - 1)[:fan_bits] if fan > 1 else 0]
+        route = word[(item - 1)[:fan_bits] if fan > 1 else 0]
         pkt = g.packet_layout(Signal(g.packet_layout.size))
+        # The output event names its logical core: engine * V + vc.
+        source = Cat(cur_neuron[nb:], Const(self.engine, max(1, g.core_bits - vb)))
         with m.If(item == 0):
-            m.d.comb += [pkt.output.eq(1), pkt.core.eq(self.core_id), pkt.index.eq(cur_neuron)]
+            m.d.comb += [pkt.output.eq(1), pkt.core.eq(source), pkt.index.eq(cur_neuron[:nb])]
         with m.Else():
             m.d.comb += [pkt.output.eq(0), pkt.core.eq(route.core), pkt.index.eq(route.axon)]
         m.d.comb += [obuf.w_data.eq(pkt), obuf.w_en.eq(rem != 0)]
@@ -114,13 +135,14 @@ class Fanout(wiring.Component):
 
         # -- routing-table read address and configuration port ---------------
         cfg_entry = self.cfg_addr[:fan_bits] if fan > 1 else Const(0, 1)
-        cfg_neuron = self.cfg_addr[fan_bits : fan_bits + max(1, g.neuron_bits)]
+        cfg_vc = self.cfg_vc if vb else Const(0, 0)
+        cfg_neuron = Cat(self.cfg_addr[fan_bits : fan_bits + max(1, nb)], cfg_vc)
         entry_q = Signal(range(fan))
         m.d.sync += self.cfg_rvalid.eq(self.cfg_re)
         with m.If(self.cfg_re):
             m.d.sync += entry_q.eq(cfg_entry)
         with m.If(self.busy):
-            m.d.comb += rd.addr.eq(Mux(pop, head.neuron, cur_neuron))
+            m.d.comb += rd.addr.eq(head.neuron)
         with m.Else():
             m.d.comb += rd.addr.eq(cfg_neuron)
         m.d.comb += [

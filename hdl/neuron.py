@@ -32,17 +32,17 @@ LATENCY = 3
 class NeuronUpdate(wiring.Component):
     """Three-stage neuron update pipeline (see the module docstring).
 
-    Ports: ``valid``, ``tag`` (the neuron index), ``params``, ``state`` and
+    Ports: ``valid``, ``tag`` (the neuron index, ``tag_bits`` wide), ``params``, ``state`` and
     ``inp`` (signed, ``acc_bits`` wide) in, ``en`` (advance); ``o_valid``,
     ``o_tag``, ``new_state``, ``spike``, ``o_output`` and ``o_learn`` (the
     neuron's output-enable and learn bits) out; ``busy`` while a neuron is in it.
     """
 
-    def __init__(self, geometry: Geometry):
+    def __init__(self, geometry: Geometry, tag_bits: int | None = None):
         if not isinstance(geometry, Geometry):
             raise TypeError(f"geometry must be a Geometry, not {geometry!r}")
         self.geometry = g = geometry
-        tag = max(1, g.neuron_bits)
+        tag = tag_bits or max(1, g.neuron_bits)
         super().__init__(
             {
                 "en": In(1, init=1),

@@ -29,7 +29,9 @@ the fan-out units and the bus still hold then (each bus hop is one clock;
 a segment moves one packet per clock). Outputs stall on ``out.ready``, and
 then everything queued behind them waits: only timing changes.
 
-Counters (32 bits, wrapping; ``clear_counters`` zeroes them): per level,
+Counters (32 bits, wrapping; ``clear_counters`` zeroes them; they run one
+clock behind the fabric, clear included, so each reads what it would have
+read one clock earlier): per level,
 packets carried and stalled segment-clocks (``hdl/router.py``); routed
 events sent, events delivered to cores, host events in, output events out,
 host events dropped because their core does not exist.
@@ -40,7 +42,7 @@ fan-out unit, the other regions to the core. Allowed while ``busy`` is low;
 strobe; a reader waits for it rather than counting clocks).
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
@@ -51,7 +53,10 @@ from .core import Core, config_members
 from .fanout import Fanout
 from .router import BusTree
 
-__all__ = ["Chip"]
+__all__ = ["Chip", "COUNTER_LAG"]
+
+#: Clocks by which the chip's counters (and their clear) trail the fabric.
+COUNTER_LAG = 1
 
 
 class Chip(wiring.Component):
@@ -95,19 +100,20 @@ class Chip(wiring.Component):
         g = self.geometry
         m = Module()
         m.submodules.bus = bus = BusTree(g)
-        cores, fans = [], []
-        for c in range(g.cores):
-            core = m.submodules[f"core{c}"] = Core(g, c)
-            fan = m.submodules[f"fanout{c}"] = Fanout(g, c, self.queue_depth)
-            cores.append(core)
-            fans.append(fan)
+        # One core engine and one fan-out unit per V logical cores. An
+        # engine's packets enter the bus at its first core's port (its cores
+        # share a leaf segment, which routes by destination); the others idle.
+        cores = [Core(g, e) for e in range(g.engines)]
+        fans = [Fanout(g, e, self.queue_depth) for e in range(g.engines)]
+        for e, (core, fan) in enumerate(zip(cores, fans)):
+            m.submodules[f"core{e}"] = core
+            m.submodules[f"fanout{e}"] = fan
+            mine = range(e * g.virtual, (e + 1) * g.virtual)
             wiring.connect(m, core.spike_out, fan.spike_in)
-            wiring.connect(m, fan.packet_out, bus.up_in[c])
-            m.d.comb += [
-                core.axon_in.payload.eq(bus.down_out[c].payload.index),
-                core.axon_in.valid.eq(bus.down_out[c].valid),
-                bus.down_out[c].ready.eq(core.axon_in.ready),
-            ]
+            wiring.connect(m, fan.packet_out, bus.up_in[mine[0]])
+            for c in mine[1:]:
+                m.d.comb += bus.up_in[c].valid.eq(0)
+            self._axons(m, core, [bus.down_out[c] for c in mine])
 
         # -- host input (events to nonexistent cores are dropped) -----------
         # Closed from the tick_start pulse until the tick starts, so an event
@@ -161,11 +167,19 @@ class Chip(wiring.Component):
         ]
         for i in range(len(g.levels)):
             increments += [(self.carried[i], bus.carried[i]), (self.stalled[i], bus.stalled[i])]
+        # Increments and the clear are registered first (the counters run
+        # COUNTER_LAG clocks behind the fabric), so no handshake path reaches
+        # a 32-bit adder.
+        assert COUNTER_LAG == 1
+        clear_q = Signal()
+        m.d.sync += clear_q.eq(self.clear_counters)
         for counter, inc in increments:
-            with m.If(self.clear_counters):
+            inc_q = Signal.like(inc, name=f"{counter.name}_inc")
+            m.d.sync += inc_q.eq(inc)
+            with m.If(clear_q):
                 m.d.sync += counter.eq(0)
             with m.Else():
-                m.d.sync += counter.eq(counter + inc)
+                m.d.sync += counter.eq(counter + inc_q)
 
         # -- tick barrier ----------------------------------------------------
         idle = ~Cat(*[c.busy for c in cores], *[f.busy for f in fans]).any()
@@ -194,7 +208,7 @@ class Chip(wiring.Component):
                 core.learn_cfg.eq(learn_q),
                 core.phase.eq(phase_q),
                 core.seed.eq(self.seed),
-                core.seed_we.eq(self.seed_we & (self.seed_core == c)),
+                core.seed_we.eq(self.seed_we & (self.seed_core == c * g.virtual)),
             ]
         with m.FSM(name="barrier") as fsm:
             with m.State("IDLE"):
@@ -220,7 +234,35 @@ class Chip(wiring.Component):
                     m.next = "IDLE"
         m.d.comb += self.busy.eq(~fsm.ongoing("IDLE") | pending)
 
-        # -- configuration ---------------------------------------------------
+        self._config(m, cores, fans)
+        return m
+
+    def _axons(self, m, core, downs):
+        """Events for an engine's logical cores, one per clock (the lowest first)."""
+        g = self.geometry
+        if len(downs) == 1:
+            m.d.comb += [
+                core.axon_in.payload.eq(downs[0].payload.index),
+                core.axon_in.valid.eq(downs[0].valid),
+                downs[0].ready.eq(core.axon_in.ready),
+            ]
+            return
+        sel = Signal(range(len(downs)))
+        for v in reversed(range(len(downs))):
+            with m.If(downs[v].valid):
+                m.d.comb += sel.eq(v)
+        m.d.comb += [
+            core.axon_in.payload.eq(
+                Cat(Array(d.payload.index[: g.axon_bits] for d in downs)[sel], sel)
+            ),
+            core.axon_in.valid.eq(Cat(*[d.valid for d in downs]).any()),
+        ]
+        for v, d in enumerate(downs):
+            m.d.comb += d.ready.eq(core.axon_in.ready & (sel == v))
+
+    def _config(self, m, cores, fans):
+        """The configuration port: ``cfg_core`` selects a fan-out unit or an engine."""
+        g = self.geometry
         sel_core = Signal.like(self.cfg_core)
         sel_routes = Signal()
         with m.If(self.cfg_re):
@@ -228,19 +270,25 @@ class Chip(wiring.Component):
                 sel_core.eq(self.cfg_core),
                 sel_routes.eq(self.cfg_region == Region.ROUTES),
             ]
-        for c, (core, fan) in enumerate(zip(cores, fans)):
-            here = self.cfg_core == c
-            routes = self.cfg_region == Region.ROUTES
-            for unit, mine in ((core, ~routes), (fan, routes)):
-                m.d.comb += [
-                    unit.cfg_addr.eq(self.cfg_addr),
-                    unit.cfg_wdata.eq(self.cfg_wdata),
-                    unit.cfg_we.eq(self.cfg_we & here & mine & ~self.busy),
-                    unit.cfg_re.eq(self.cfg_re & here & mine),
-                ]
+        routes = self.cfg_region == Region.ROUTES
+        engine = self.cfg_core[g.virtual_bits :]
+        units = [(f, engine == e, routes) for e, f in enumerate(fans)]
+        units += [(core, engine == e, ~routes) for e, core in enumerate(cores)]
+        for unit, here, mine in units:
+            m.d.comb += [
+                unit.cfg_addr.eq(self.cfg_addr),
+                unit.cfg_wdata.eq(self.cfg_wdata),
+                unit.cfg_we.eq(self.cfg_we & here & mine & ~self.busy),
+                unit.cfg_re.eq(self.cfg_re & here & mine),
+            ]
+        for core, fan in zip(cores, fans):
             m.d.comb += core.cfg_region.eq(self.cfg_region)
+            if g.virtual_bits:
+                vc = self.cfg_core[: g.virtual_bits]
+                m.d.comb += [core.cfg_vc.eq(vc), fan.cfg_vc.eq(vc)]
         with m.Switch(sel_core):
-            for c, (core, fan) in enumerate(zip(cores, fans)):
+            for c in range(g.cores):
+                core, fan = cores[c // g.virtual], fans[c // g.virtual]
                 with m.Case(c):
                     with m.If(sel_routes):
                         m.d.comb += [
@@ -252,4 +300,3 @@ class Chip(wiring.Component):
                             self.cfg_rdata.eq(core.cfg_rdata),
                             self.cfg_rvalid.eq(core.cfg_rvalid),
                         ]
-        return m

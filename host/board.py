@@ -36,6 +36,8 @@ from spikeloom.defs import (
 )
 from spikeloom.network import PARAM_FIELDS, Learning, Network
 
+from . import wire
+
 __all__ = [
     "Board",
     "BoardError",
@@ -62,11 +64,11 @@ MAX_IN_FLIGHT = 128
 #: Line bytes of a response besides its data: 2 FLAGs, cmd, tag, status, CRC.
 _RESPONSE_OVERHEAD = 2 + P.RESPONSE_HEADER + P.CRC_BYTES
 #: The regions :meth:`Board.load` writes, in order.
-_LOAD_REGIONS = (Region.CROSSBAR, Region.PARAMS, Region.ROUTES, Region.STATE)
+_LOAD_REGIONS = wire.LOAD_REGIONS
 
 
 def _status_text(status: P.Status) -> str:
-    doc = P._doc(P.Status, status)
+    doc = P.STATUS_TEXT[status]
     return f"{status.name} ({doc})" if doc else status.name
 
 
@@ -342,18 +344,17 @@ class Board:
     def _read_reqs(self, core, region, index, count, out: list, tick):
         g = self.geometry
         wb = P.word_bytes(g, region)
-        per = min(self.max_payload // wb, 0xFFFF)
 
         def done(d):
-            out.extend(int.from_bytes(d[i : i + wb], "little") for i in range(0, len(d), wb))
+            out.extend(wire.words_of(g, region, d))
             tick(len(d) // wb)
 
-        for i in range(index, index + count, per):
-            n = min(per, index + count - i)
+        for args in wire.mem_reads(g, core, region, index, count, self.max_payload):
+            i, n = args["index"], args["count"]
             yield _Request(
                 P.Command.READ_MEM,
                 f"READ_MEM core {core} {region.name} index {_span(i, n)}",
-                {"core": core, "region": region, "index": i, "count": n},
+                args,
                 reply=n * wb,
                 exact=True,
                 done=done,
@@ -362,15 +363,13 @@ class Board:
     def _write_reqs(self, core, region, index, words: Sequence[int], tick):
         g = self.geometry
         wb = P.word_bytes(g, region)
-        per = self.max_payload // wb
-        for i in range(0, len(words), per):
-            chunk = words[i : i + per]
-            n = len(chunk)
+        for args, payload in wire.mem_writes(g, core, region, index, words, self.max_payload):
+            n = len(payload) // wb
             yield _Request(
                 P.Command.WRITE_MEM,
-                f"WRITE_MEM core {core} {region.name} index {_span(index + i, n)}",
-                {"core": core, "region": region, "index": index + i},
-                b"".join(w.to_bytes(wb, "little") for w in chunk),
+                f"WRITE_MEM core {core} {region.name} index {_span(args['index'], n)}",
+                args,
+                payload,
                 exact=True,
                 done=lambda d, n=n: tick(n),
             )
@@ -500,7 +499,8 @@ class Board:
         g = self.geometry
         # A learn phase with every neuron firing and every row growing.
         learn = g.rows * (2 + 2 * g.neurons + g.groups + 4)
-        return 2 * (g.rows * g.groups + g.neurons + g.cores * g.neurons * g.fanout + learn) + 1000
+        engine = g.virtual * (g.rows * g.groups + g.neurons)  # its logical cores in turn
+        return 2 * (engine + g.cores * g.neurons * g.fanout + learn) + 1000
 
     def tick_seconds(self) -> float:
         """A lower bound on the wall time of one tick of :meth:`run_ticks`, for estimates.

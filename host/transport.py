@@ -6,7 +6,7 @@ Three ends of the same line, one interface (``write``, ``read``, ``close``,
 * :class:`SerialTransport`: a serial port or any pyserial URL
   (``/dev/ttyUSB1``, ``socket://127.0.0.1:7777``);
 * :class:`SimTransport`: the RTL in a simulator, behind a socket served by
-  ``spikeloom.sim.bridge`` (the same bytes as on the wire);
+  ``spikeloom.sim.rtl.bridge`` (the same bytes as on the wire);
 * :class:`GoldenTransport`: the golden model (``sim/uart.py``) in-process.
 
 :func:`open_transport` picks one from a port name: ``"golden"``, ``"sim"``,
@@ -248,13 +248,13 @@ class GoldenTransport(Transport):
 def launch_bridge(
     geometry: Geometry, link: P.LinkConfig | None = None, simulator=None, progress=None
 ):
-    """Start the RTL in a simulator behind a socket (``spikeloom.sim.bridge.launch``).
+    """Start the RTL in a simulator behind a socket (``spikeloom.sim.rtl.bridge.launch``).
 
     Returns the bridge's server (``.url``, ``.close()``); failures are BoardErrors.
     ``progress(text)`` hears of a first build of the geometry (minutes) as it goes.
     """
     try:
-        from spikeloom.sim import bridge
+        from spikeloom.sim.rtl import bridge
     except ImportError as e:
         raise BoardError(
             f"the RTL simulation bridge is not available ({e}): use --port golden"
@@ -266,7 +266,7 @@ def launch_bridge(
 
 
 class SimTransport(Transport):
-    """The RTL in a simulator behind a socket (``spikeloom.sim.bridge``)."""
+    """The RTL in a simulator behind a socket (``spikeloom.sim.rtl.bridge``)."""
 
     # A simulated clock takes some 10 to 100 us of wall time.
     seconds_per_clock = 1e-4

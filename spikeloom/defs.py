@@ -113,6 +113,11 @@ class Geometry:
     timer_bits: int = 8
     #: Width of the tick stamp carried by output events.
     tick_bits: int = 16
+    #: V, logical cores per core engine (power of two dividing levels[0]):
+    #: V consecutive cores (in one leaf segment) time-share one engine and
+    #: one fan-out unit, their memories stacked in them, ticked one after
+    #: another. Changes only timing and resources.
+    virtual: int = 1
 
     def __post_init__(self):
         object.__setattr__(self, "levels", tuple(int(x) for x in self.levels))
@@ -143,6 +148,11 @@ class Geometry:
             bad("timer_bits", "must be in 1 .. 16")
         if not 8 <= self.tick_bits <= 32:
             bad("tick_bits", "must be in 8 .. 32")
+        if not _is_pow2(self.virtual) or self.levels[0] % self.virtual:
+            # An engine's cores share a leaf segment (and a fan-out unit).
+            bad("virtual", f"must be a power of two dividing levels[0] ({self.levels[0]})")
+        if self.virtual > 1 and self.history:
+            bad("virtual", "must be 1 with learning (history > 0): one learning unit per engine")
 
     # -- derived sizes ----------------------------------------------------
 
@@ -196,6 +206,16 @@ class Geometry:
     @property
     def core_bits(self) -> int:
         return max(1, _ceil_log2(self.cores))
+
+    @property
+    def engines(self) -> int:
+        """Core engines: each runs ``virtual`` logical cores."""
+        return self.cores // self.virtual
+
+    @property
+    def virtual_bits(self) -> int:
+        """Bits of a logical core's index within its engine (0 for V = 1)."""
+        return _ceil_log2(self.virtual)
 
     # -- packed layouts (one definition, used everywhere) -----------------
 

@@ -1,7 +1,8 @@
 """A mapped network: everything a chip of one geometry needs, as arrays.
 
 Shared by the golden model (``spikeloom.sim.top``), the network mapper
-(``spikeloom.host.mapper``) and, later, the host's loader. ``validate()``
+(``spikeloom.host.mapper``), network files (``spikeloom.host.netfile``) and
+the host's loader (``Board.load``). ``validate()``
 raises :class:`NetworkError` naming the offending field and element.
 """
 

@@ -103,6 +103,8 @@ __all__ = [
     "LinkConfig",
     "Identity",
     "PROTOCOL_ID",
+    "COMMAND_TEXT",
+    "STATUS_TEXT",
     "crc16",
     "stuff",
     "frame",
@@ -131,31 +133,59 @@ MAX_LEVELS = 4
 class Command(enum.IntEnum):
     """Request codes. ``ARGS`` gives each one's fixed arguments, ``UNIT`` its payload unit."""
 
-    IDENTIFY = 0x01  #: data: the identity registers (``Identity``)
-    READ_REG = 0x02  #: data: ``count`` registers from ``addr``, 4 bytes each
-    WRITE_REG = 0x03  #: payload: values for registers ``addr``, ``addr + 1``, ...
-    READ_MEM = 0x04  #: data: ``count`` words of ``region`` of ``core`` from ``index``
-    WRITE_MEM = 0x05  #: payload: words for ``region`` of ``core`` from ``index``
-    INJECT = 0x06  #: payload: host events (core u16, axon u16) for the next tick
-    STEP = 0x07  #: run ``ticks`` ticks; answered when they are done; data: TICK (u32)
-    RUN = 0x08  #: run free, one tick every ``period`` clocks (or back to back)
-    STOP = 0x09  #: stop running free; answered once the tick in progress is over
-    READ_EVENTS = 0x0A  #: data: up to ``max`` output events from the event FIFO
-    RESET = 0x0B  #: soft reset of the chip's logic; memories and link counters are kept
-    SEED = 0x0C  #: set the learning generator of ``core`` to ``seed`` (0: its reset value)
+    IDENTIFY = 0x01
+    READ_REG = 0x02
+    WRITE_REG = 0x03
+    READ_MEM = 0x04
+    WRITE_MEM = 0x05
+    INJECT = 0x06
+    STEP = 0x07
+    RUN = 0x08
+    STOP = 0x09
+    READ_EVENTS = 0x0A
+    RESET = 0x0B
+    SEED = 0x0C
 
 
 class Status(enum.IntEnum):
     """Response status codes. Anything but OK means nothing changed."""
 
     OK = 0
-    BAD_CRC = 1  #: checksum mismatch
-    BAD_FRAME = 2  #: shorter than cmd + tag + CRC, ESC before FLAG, or a UART framing error
-    TOO_LONG = 3  #: a body longer than ``MAX_FRAME`` bytes
-    BAD_COMMAND = 4  #: unknown command code
-    BAD_LENGTH = 5  #: arguments cut short, payload empty, too long or not whole units, bad count
-    BAD_ADDRESS = 6  #: register, core, region, index, event, word padding or value out of range
-    BAD_STATE = 7  #: not allowed now (STEP while running free)
+    BAD_CRC = 1
+    BAD_FRAME = 2
+    TOO_LONG = 3
+    BAD_COMMAND = 4
+    BAD_LENGTH = 5
+    BAD_ADDRESS = 6
+    BAD_STATE = 7
+
+
+#: What each command does (docs/protocol.md).
+COMMAND_TEXT: dict[Command, str] = {
+    Command.IDENTIFY: "data: the identity registers (``Identity``)",
+    Command.READ_REG: "data: ``count`` registers from ``addr``, 4 bytes each",
+    Command.WRITE_REG: "payload: values for registers ``addr``, ``addr + 1``, ...",
+    Command.READ_MEM: "data: ``count`` words of ``region`` of ``core`` from ``index``",
+    Command.WRITE_MEM: "payload: words for ``region`` of ``core`` from ``index``",
+    Command.INJECT: "payload: host events (core u16, axon u16) for the next tick",
+    Command.STEP: "run ``ticks`` ticks; answered when they are done; data: TICK (u32)",
+    Command.RUN: "run free, one tick every ``period`` clocks (or back to back)",
+    Command.STOP: "stop running free; answered once the tick in progress is over",
+    Command.READ_EVENTS: "data: up to ``max`` output events from the event FIFO",
+    Command.RESET: "soft reset of the chip's logic; memories and link counters are kept",
+    Command.SEED: "set the learning generator of ``core`` to ``seed`` (0: its reset value)",
+}
+#: What each status means (docs/protocol.md, the host's error messages).
+STATUS_TEXT: dict[Status, str] = {
+    Status.OK: "",
+    Status.BAD_CRC: "checksum mismatch",
+    Status.BAD_FRAME: "shorter than cmd + tag + CRC, ESC before FLAG, or a UART framing error",
+    Status.TOO_LONG: "a body longer than ``MAX_FRAME`` bytes",
+    Status.BAD_COMMAND: "unknown command code",
+    Status.BAD_LENGTH: "arguments cut short, payload empty, too long or not whole units, bad count",
+    Status.BAD_ADDRESS: "register, core, region, index, event, word padding or value out of range",
+    Status.BAD_STATE: "not allowed now (STEP while running free)",
+}
 
 
 def _u(bits):
@@ -490,11 +520,13 @@ def protocol_markdown(geometry: Geometry | None = None) -> str:
         unit = UNIT.get(c, "")
         unit = "a word of the region" if unit == "mem" else (f"{unit} bytes" if unit else "none")
         doc = (Command.__doc__ and "") or ""
-        lines.append(f"| 0x{c.value:02X} | {c.name} | {args} | {unit} | {_doc(Command, c)}{doc} |")
+        lines.append(
+            f"| 0x{c.value:02X} | {c.name} | {args} | {unit} | {_cell(COMMAND_TEXT[c])}{doc} |"
+        )
     lines += ["", "INJECT events: core (2 bytes), axon (2 bytes).", "", "## Status codes", ""]
     lines += ["| code | status | meaning |", "| ---: | --- | --- |"]
     for s in Status:
-        lines.append(f"| {s.value} | {s.name} | {_doc(Status, s)} |")
+        lines.append(f"| {s.value} | {s.name} | {_cell(STATUS_TEXT[s])} |")
     lines += ["", "## Memory regions (per core)", ""]
     lines += [
         "Words on the wire: the region's packed layout (`spikeloom/defs.py`),",
@@ -531,22 +563,17 @@ def protocol_markdown(geometry: Geometry | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _doc(enum_cls, member) -> str:
-    """The ``#:`` comment of an enum member, from this file's source."""
-    import inspect
-
-    src = inspect.getsource(enum_cls).splitlines()
-    for line in src:
-        stripped = line.strip()
-        if stripped.startswith(f"{member.name} =") and "#:" in stripped:
-            return stripped.split("#:", 1)[1].strip().replace("|", "\\|")
-    return ""
+def _cell(text: str) -> str:
+    """``text`` in a Markdown table cell."""
+    return text.replace("|", "\\|")
 
 
 if __name__ == "__main__":  # pragma: no cover
-    import sys
+    import argparse
     from pathlib import Path
 
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/protocol.md")
+    ap = argparse.ArgumentParser(description="Write the protocol page (docs/protocol.md).")
+    ap.add_argument("out", nargs="?", type=Path, default=Path("docs/protocol.md"))
+    out = ap.parse_args().out
     out.write_text(protocol_markdown())
     print(f"wrote {out}")

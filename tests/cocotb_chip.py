@@ -3,33 +3,32 @@
 Configured like ``tests/cocotb_core.py``: ``SPIKELOOM_JOB`` (geometry, first
 seed, networks, ticks, throttle, how often to read the states) and
 ``SPIKELOOM_RESULT`` (the verdict). Each network is generated from its seed
-(``spikeloom.sim.stimulus.random_network``), loaded through the
+(``spikeloom.testing.stimulus.random_network``), loaded through the
 configuration port (every region of every core, so nothing of the previous
 network survives), and run with random host input, each network under its
 own random backpressure on the output (``harness.THROTTLE``: never,
-sometimes, mostly or nearly always refused; a job may fix one). Every tick is compared:
-the output events (per core, in order; the interleaving of cores is free),
-their tick stamps, and the event counters (routed, delivered, host, output,
-carried per level), which also proves event conservation: every routed or
-host event was delivered exactly once. Every neuron's state is compared
-every ``state_every`` ticks and on the last tick. ``last_tick_cycles`` is
-compared every tick with the clocks the testbench counts from the start
-pulse to the end of the barrier (on two ticks in three the testbench waits
-for the bus to be empty first, so the tick starts on the pulse; on the
-third the start waits for the host events still in flight). Every wait is
-bounded (``tests/cocotb_tb.py``): a deadlock fails with the seed, the tick
-and where the credits are.
+sometimes, mostly or nearly always refused; a job may fix one). Every tick
+is compared: the output events (per core, in order; the interleaving of
+cores is free), their tick stamps, and the event counters (routed,
+delivered, host, output, carried per level), which also proves event
+conservation: every routed or host event was delivered exactly once; and
+each level's ``stalled`` against the count the testbench takes from the
+segments' input handshakes (``spikeloom.testing.tb.StallReference``;
+networks 0, 1 and every even one). Every neuron's state is compared every
+``state_every`` ticks and on the last tick. ``last_tick_cycles`` is compared
+every tick with the clocks the testbench counts from the start pulse to the
+end of the barrier (on two ticks in three the testbench waits for the bus to
+be empty first, so the tick starts on the pulse; on the third the start
+waits for the host events still in flight). Every wait is bounded
+(``tests/support/tb.py``): a deadlock fails with the seed, the tick and
+where the credits are.
 """
-
-import json
-import os
 
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb_tb import HarnessTB, fail, peek_entries, stall_factor, worst_core_tick
+from cocotb.utils import get_sim_time
 
-from spikeloom.defs import COUNTERS as CHIP_COUNTERS
 from spikeloom.defs import (
     LEARN_LAYOUT,
     PROB_ONE,
@@ -38,90 +37,12 @@ from spikeloom.defs import (
     LearnConfig,
     Region,
     pack,
-    unpack,
 )
-from spikeloom.sim.stimulus import random_host_inputs, random_network
 from spikeloom.sim.top import ChipModel
-
-from harness import THROTTLE
-
-# The chip's counters the golden model also keeps (it refuses what the chip
-# would count in host_dropped).
-COUNTERS = tuple(name for name in CHIP_COUNTERS if name != "host_dropped")
-
-
-class ChipTB(HarnessTB):
-    """The chip: events are output events; input events are (core, axon)."""
-
-    idle_inputs = ("host_in__valid", "clear_counters")
-    regions = tuple(Region)
-
-    def __init__(self, dut, g: Geometry):
-        super().__init__(dut, g, g.event_layout)
-
-    @property
-    def tick_bound(self) -> int:
-        """The slowest core's tick, then every possible event over every hop, generously."""
-        g = self.g
-        events = g.cores * (g.neurons * (g.fanout + 1) + g.axons)
-        hops = 2 * len(g.levels) + 1
-        work = 4 * worst_core_tick(g) + 4 * events * hops
-        return work * stall_factor(self.throttle) + 1000
-
-    def diagnostics(self) -> str:
-        """Counters, credits in flight and which units are busy (where they are visible)."""
-        d, g = self.dut, self.g
-        parts = [super().diagnostics(), f"counters {self.counters()}"]
-        try:
-            parts.append(f"inflight {d.inner.inflight.value.to_unsigned()}")
-        except (AttributeError, ValueError):
-            parts.append("inflight not visible")
-        for unit in ("core", "fanout"):
-            try:
-                busy = [int(getattr(d.inner, f"{unit}{c}").busy.value) for c in range(g.cores)]
-                parts.append(f"{unit} busy {busy}")
-            except (AttributeError, ValueError):
-                parts.append(f"{unit} busy not visible")
-        return "; ".join(parts)
-
-    async def wait_quiet(self):
-        """Wait until every routed and host event is delivered: the bus is empty.
-
-        Between ticks (cores and fan-out units idle, every output taken) the
-        packets on the bus are ``routed + host_events - delivered``.
-        """
-        d = self.dut
-        for _ in range(self.tick_bound):
-            moving = d.routed.value.to_unsigned() + d.host_events.value.to_unsigned()
-            if (moving - d.delivered.value.to_unsigned()) % (1 << 32) == 0:
-                return
-            await self.cycle()
-        self.hang("host events not delivered between ticks")
-
-    async def write_region(self, core, region, words):
-        for i, w in enumerate(words):
-            await self.write(region, i, w, core=core)
-
-    async def read_region(self, core, region, n):
-        return await self.read_many(region, range(n), core=core)
-
-    async def inject(self, events):
-        lay = self.g.axon_event_layout
-        words = [pack(lay, core=c, axon=a) for c, a in events]
-        # host_in.ready depends on valid through the root arbiter.
-        await self.send("host_in", words, ready_follows_valid=True)
-
-    async def drain(self):
-        return [(e["tick"], e["core"], e["neuron"]) for e in await super().drain()]
-
-    def counters(self):
-        d = self.dut
-        got = {name: getattr(d, name).value.to_unsigned() for name in COUNTERS}
-        for name in ("carried", "stalled"):
-            got[name] = [
-                getattr(d, f"{name}__{i}").value.to_unsigned() for i in range(len(self.g.levels))
-            ]
-        return got
+from spikeloom.testing import jobs
+from spikeloom.testing.harness import THROTTLE
+from spikeloom.testing.stimulus import random_host_inputs, random_network
+from spikeloom.testing.tb import COUNTERS, ChipTB, StallReference, fail, peek_entries
 
 
 def per_core(events):
@@ -134,8 +55,8 @@ def per_core(events):
 
 @cocotb.test()
 async def crosscheck(dut):
-    job = json.loads(os.environ["SPIKELOOM_JOB"])
-    result_path = os.environ["SPIKELOOM_RESULT"]
+    job = jobs.read_job()
+    result_path = jobs.result_path()
     g = Geometry(**job["geometry"])
     tb = ChipTB(dut, g)
     Clock(dut.clk, 10, unit="ns").start()
@@ -143,7 +64,7 @@ async def crosscheck(dut):
     ticks = job["ticks"]
     state_every = job.get("state_every", 1)
     checked = {"networks": 0, "ticks": 0, "spikes": 0, "events": 0, "routed": 0, "host": 0}
-    checked["learned"] = 0
+    checked["learned"] = checked["stall_checked"] = 0
     hist = None
     cycles, stalled = [], [0] * len(g.levels)
     throttles = []
@@ -161,6 +82,11 @@ async def crosscheck(dut):
         net = random_network(g, seed)
         host = random_host_inputs(g, seed, ticks)
         model = ChipModel(net)
+        # Stalls counted from the handshakes on the first two networks (one of
+        # each way of sending host input), then every other one (their cost).
+        stall_ref = None
+        if k < 2 or k % 2 == 0:
+            stall_ref = StallReference(dut.clk, dut.inner.bus, g, [dut.rst, dut.clear_counters])
         await tb.reset()
         if job.get("learning"):
             # One learning configuration per network; every core seeded.
@@ -247,19 +173,21 @@ async def crosscheck(dut):
                         result_path,
                         f"{where}: tick {t}: counter {name} expected {want} got {hw[name]}",
                     )
+            want = stall_ref.at(get_sim_time("ns")) if stall_ref else hw["stalled"]
+            if hw["stalled"] != want:
+                fail(
+                    result_path,
+                    f"{where}: tick {t}: counter stalled expected {want} (the segments' "
+                    f"input handshakes: valid and not ready) got {hw['stalled']}",
+                )
             if t % state_every == state_every - 1 or t == ticks - 1:
                 for c in range(g.cores):
-                    words = await tb.read_region(c, Region.STATE, g.neurons)
-                    for n, word in enumerate(words):
-                        got = unpack(g.state_layout, word)
-                        for f in STATE_FIELDS:
-                            if got[f] != model.state[f][c, n]:
-                                fail(
-                                    result_path,
-                                    f"{where}: tick {t} core {c} neuron {n} field {f}: "
-                                    f"expected {int(model.state[f][c, n])} got {got[f]} "
-                                    f"(spiked {bool(spikes[c, n])})",
-                                )
+                    await tb.compare_states(
+                        {f: model.state[f][c] for f in STATE_FIELDS},
+                        f"{where}: tick {t} core {c}",
+                        core=c,
+                        detail=lambda n, c=c, s=spikes: f" (spiked {bool(s[c, n])})",
+                    )
             if job.get("learning"):
                 for c in range(g.cores):
                     got = peek_entries(getattr(dut.inner, f"core{c}").xbar, g)
@@ -278,12 +206,13 @@ async def crosscheck(dut):
             checked["spikes"] += int(np.sum(spikes))
             checked["events"] += len(events)
         stalled = [a + b for a, b in zip(stalled, hw["stalled"])]
+        if stall_ref:
+            stall_ref.stop()
+            checked["stall_checked"] += 1
         checked["routed"] += model.counters["routed"]
         checked["host"] += model.counters["host_events"]
         checked["networks"] += 1
         hist = [lr.hist for lr in model.learners]
-    with open(result_path, "w") as f:
-        json.dump(
-            {"ok": True, **checked, "stalled": stalled, "cycles": cycles, "throttles": throttles},
-            f,
-        )
+    jobs.write_verdict(
+        result_path, **{**checked, "stalled": stalled, "cycles": cycles, "throttles": throttles}
+    )

@@ -2,7 +2,7 @@
 
 Configured like ``tests/cocotb_core.py`` (``SPIKELOOM_JOB``,
 ``SPIKELOOM_RESULT``; set by ``tests/test_learning.py``). Each network
-comes from ``spikeloom.sim.stimulus.random_learning(seed)``: it is loaded
+comes from ``spikeloom.testing.stimulus.random_learning(seed)``: it is loaded
 through the configuration port, its generator seeded, and run with the
 tick's learning parameters and episode phase on the core's inputs. After
 every tick the spikes, every neuron's state, the tick's clock count and
@@ -11,8 +11,6 @@ the seed, tick, and the entry (row, column) or neuron with expected and
 got values.
 """
 
-import json
-import os
 import time
 from collections import defaultdict
 
@@ -20,13 +18,13 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb_core import TB
-from cocotb_tb import fail, peek_entries
 
-from spikeloom.defs import CORE_REGIONS, LEARN_LAYOUT, Geometry, Region, pack, unpack
+from spikeloom.defs import CORE_REGIONS, LEARN_LAYOUT, Geometry, Region, pack
 from spikeloom.hdl.core import tick_cycles
 from spikeloom.hdl.learning import learn_cycles
-from spikeloom.sim.neuron import STATE_FIELDS
-from spikeloom.sim.stimulus import random_learning
+from spikeloom.testing import jobs
+from spikeloom.testing.stimulus import random_learning
+from spikeloom.testing.tb import fail, peek_entries
 
 
 def entries(g, words):
@@ -48,8 +46,8 @@ def peek_crossbar(dut, g):
 
 @cocotb.test()
 async def crosscheck(dut):
-    job = json.loads(os.environ["SPIKELOOM_JOB"])
-    result_path = os.environ["SPIKELOOM_RESULT"]
+    job = jobs.read_job()
+    result_path = jobs.result_path()
     g = Geometry(**job["geometry"])
     tb = TB(dut, g)
     Clock(dut.clk, 10, unit="ns").start()
@@ -127,16 +125,7 @@ async def crosscheck(dut):
                     f"{where}: tick {t}: spikes differ: expected {expected} "
                     f"got {[e['neuron'] for e in events]}",
                 )
-            words = await tb.read_many(Region.STATE, range(g.neurons))
-            for n, word in enumerate(words):
-                got = unpack(g.state_layout, word)
-                for f in STATE_FIELDS:
-                    if got[f] != model.state[f][n]:
-                        fail(
-                            result_path,
-                            f"{where}: tick {t} neuron {n} field {f}: "
-                            f"expected {int(model.state[f][n])} got {got[f]}",
-                        )
+            await tb.compare_states(model.state, f"{where}: tick {t}")
             lap("state")
             count, sign = peek_crossbar(dut, g)
             lap("peek")
@@ -162,5 +151,4 @@ async def crosscheck(dut):
             fail(result_path, f"{where}: the crossbar read through the port differs")
         totals["nets"] += 1
         hist = model.learner.hist
-    with open(result_path, "w") as f:
-        json.dump({"ok": True, **totals, "profile": prof}, f)
+    jobs.write_verdict(result_path, **{**totals, "profile": prof})

@@ -14,7 +14,6 @@ clocks (``last_tick_cycles`` less the deliver/update clocks of
 
 import importlib.util
 import json
-import os
 import sys
 import zlib
 from pathlib import Path
@@ -23,12 +22,12 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb_core import TB
-from cocotb_tb import fail, peek_entries
 
-from spikeloom.defs import CORE_REGIONS, LEARN_LAYOUT, Region, pack, unpack
+from spikeloom.defs import CORE_REGIONS, LEARN_LAYOUT, Region, pack
 from spikeloom.hdl.core import tick_cycles
 from spikeloom.sim.learning import LearnStats
-from spikeloom.sim.neuron import STATE_FIELDS
+from spikeloom.testing import jobs
+from spikeloom.testing.tb import fail, peek_entries
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,8 +43,8 @@ def load_example(name):
 
 @cocotb.test()
 async def replay(dut):
-    job = json.loads(os.environ["SPIKELOOM_JOB"])
-    result_path = os.environ["SPIKELOOM_RESULT"]
+    job = jobs.read_job()
+    result_path = jobs.result_path()
     run = load_example(job["example"]).build(job["seed"])
     g, model = run.geometry, run.model
     tb = TB(dut, g)
@@ -96,16 +95,7 @@ async def replay(dut):
         events = [e["neuron"] for e in await tb.drain()]
         if events != raster[-1]:
             fail(result_path, f"{where}: tick {t}: spikes expected {raster[-1]} got {events}")
-        words = await tb.read_many(Region.STATE, range(g.neurons))
-        for n, word in enumerate(words):
-            got = unpack(g.state_layout, word)
-            for f in STATE_FIELDS:
-                if got[f] != model.state[f][n]:
-                    fail(
-                        result_path,
-                        f"{where}: tick {t} neuron {n} field {f}: "
-                        f"expected {int(model.state[f][n])} got {got[f]}",
-                    )
+        await tb.compare_states(model.state, f"{where}: tick {t}")
         got = peek_entries(dut.inner.xbar, g)
         want = model.count | (model.sign << g.count_bits)
         if not np.array_equal(got, want):
@@ -115,18 +105,16 @@ async def replay(dut):
                 f"{where}: tick {t}: crossbar entry (row {r}, column {c}) expected "
                 f"{int(want[r, c]):#x} got {int(got[r, c]):#x} (count | sign << {g.count_bits})",
             )
-    with open(result_path, "w") as f:
-        json.dump(
-            {
-                "ok": True,
-                "ticks": ticks,
-                "spikes": sum(len(s) for s in raster),
-                "learning_ticks": learning_ticks,
-                "learn_clocks": learn_clocks,
-                "visits": totals.visits,
-                "changed": totals.potentiated + totals.depressed + totals.grown,
-                "grown": totals.grown,
-                "raster_crc": zlib.crc32(json.dumps(raster).encode()),
-            },
-            f,
-        )
+    jobs.write_verdict(
+        result_path,
+        **{
+            "ticks": ticks,
+            "spikes": sum(len(s) for s in raster),
+            "learning_ticks": learning_ticks,
+            "learn_clocks": learn_clocks,
+            "visits": totals.visits,
+            "changed": totals.potentiated + totals.depressed + totals.grown,
+            "grown": totals.grown,
+            "raster_crc": zlib.crc32(json.dumps(raster).encode()),
+        },
+    )

@@ -25,32 +25,46 @@ EPISODE, values over the maximum are refused with nothing written, SEED
 refuses a core that does not exist, and RESET zeroes PHASE but keeps the
 registers.
 
+Every stored counter starts 1 to 3 counts short of 2**32 (written into
+the register RAM and the model), so the run carries them through the wrap.
+
 Checked: every response of the RTL equals the golden model's, byte for
-byte (timing registers masked; output events compared as multisets, since
-the RTL interleaves cores); every malformed item got an error status or
-was discarded and counted (TIMEOUTS); no item hangs the block (each burst
-has a clock budget); at the end every memory, read back through the
+byte (output events compared as multisets, since the RTL interleaves
+cores); the timing registers, which the model does not keep, against the
+testbench's own counts instead: LAST_TICK_CYCLES against the clocks from
+the chip's tick_start to the end of its busy (``TickReference``), each
+STALLED against the stalls seen on the bus segments' input handshakes
+(``spikeloom.testing.tb.StallReference``), both read after ticks in a directed step
+and with every register at the end; every malformed item got an error status or
+was discarded and counted (TIMEOUTS); no item hangs the block (every wait
+is bounded: a burst by its line time and ``stuck_clocks`` per tick, a send
+by twice its line time; a watchdog fails with the seed and what it waited
+for); at the end every memory, read back through the
 link, equals a shadow kept by this test from the valid writes alone; and
 the UART block's strobes to the chip match the requests answered OK: one
 one-clock ``seed_we`` per SEED, with its core and seed, and one
 ``episode_restart`` per WRITE_REG of EPISODE.
 """
 
-import json
-import os
+import struct
 
 import cocotb
 import numpy as np
-from cocotb.triggers import ReadOnly, RisingEdge, Timer
-from cocotb_tb import fail
+from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, SimTimeoutError, Timer, with_timeout
+from cocotb.utils import get_sim_time
 
 from spikeloom import protocol as P
 from spikeloom.defs import Geometry, Region
-from spikeloom.sim.cocotb_bridge import CLOCK_NS, start_system, system_job
-from spikeloom.sim.stimulus import random_network
+from spikeloom.host import wire
+from spikeloom.sim.rtl.cocotb_bridge import CLOCK_NS, start_system, stuck_clocks, system_job
 from spikeloom.sim.uart import LinkModel
+from spikeloom.testing import jobs
+from spikeloom.testing.stimulus import random_network
+from spikeloom.testing.tb import StallReference, fail
 
 C, S = P.Command, P.Status
+#: The regions loaded through the link and read back at the end.
+LOADED = (Region.CROSSBAR, Region.PARAMS, Region.ROUTES)
 
 
 class Recording(LinkModel):
@@ -325,19 +339,75 @@ class Fuzzer:
                 return data
 
 
+class TickReference:
+    """LAST_TICK_CYCLES as the chip should hold it, counted by the testbench.
+
+    A tick lasts from the rising edge that samples the chip's ``tick_start``
+    to the one after which its ``busy`` falls. Exact when the chip was idle
+    with no event on the bus at the pulse (the tick starts on it); otherwise
+    the start waited for host events in flight and the register reads less.
+    0 after a soft reset. ``between(t0, t1)``: the (clocks, exact) entries
+    in force at some time in ``t0`` .. ``t1`` (ns).
+    """
+
+    def __init__(self, dut):
+        self.dut = dut
+        self.history = [(0.0, 0, True)]
+        cocotb.start_soon(self._ticks())
+        cocotb.start_soon(self._resets())
+
+    def between(self, t0, t1):
+        before = [h for h in self.history if h[0] <= t0]
+        return [before[-1][1:]] + [h[1:] for h in self.history if t0 < h[0] <= t1]
+
+    async def _ticks(self):
+        d = self.dut
+        while True:
+            await RisingEdge(d.chip__tick_start)
+            sampled = get_sim_time("ns") + CLOCK_NS  # the edge that samples it
+            await ReadOnly()
+            moving = sum(int(getattr(d, f"chip__{n}").value) for n in ("routed", "host_events"))
+            moving -= int(d.chip__delivered.value)
+            exact = moving % (1 << 32) == 0 and not d.chip__busy.value
+            await FallingEdge(d.chip__busy)
+            now = get_sim_time("ns")
+            self.history.append((now, round((now - sampled) / CLOCK_NS), exact))
+
+    async def _resets(self):
+        while True:
+            await RisingEdge(self.dut.soft_reset)
+            self.history.append((get_sim_time("ns") + CLOCK_NS / 2, 0, True))
+
+
 class UartTB:
-    def __init__(self, dut, g, link, result):
+    def __init__(self, dut, g, link, result, seed):
         self.dut, self.g, self.link, self.result = dut, g, link, result
         self.cpb = link.clocks_per_bit
+        self.seed = seed
         self.deframer = P.Deframer()
         self.got = []  # RTL response bodies
+        #: Clocks a tick may take, or the system stay busy with nothing on the line.
+        self.tick_bound = stuck_clocks(g, link)
 
     async def start(self):
         self.source, self.sink = await start_system(self.dut, self.link)
+        d = self.dut
+        self.stalls = StallReference(
+            d.clk, d.chip.bus, self.g, [d.rst, d.soft_reset, d.chip__clear_counters]
+        )
+        self.ticks = TickReference(d)
+
+    def hang(self, what):
+        fail(self.result, f"seed {self.seed}: watchdog: {what}")
 
     async def send(self, data: bytes):
+        """Bytes onto ``rx``; the line model must be done within twice their line time."""
+        bound = 2 * (10 * len(data) + 20) * self.cpb * CLOCK_NS
         await self.source.write(data)
-        await self.source.wait()
+        try:
+            await with_timeout(self.source.wait(), bound, "ns")
+        except SimTimeoutError:
+            self.hang(f"{len(data)} bytes not sent within {bound // CLOCK_NS} clocks")
 
     async def line_break(self, chars=2):
         self.dut.rx.value = 0
@@ -358,14 +428,13 @@ class UartTB:
             if len(self.got) >= n and self.sink.idle() and not self.dut.active.value:
                 break
             if waited > budget:
-                fail(
-                    self.result,
-                    f"{what}: hung: {len(self.got)} responses after {waited} clocks, expected {n}",
+                self.hang(
+                    f"{what}: hung: {len(self.got)} responses after {waited} clocks, expected {n}"
                 )
             await Timer(64 * CLOCK_NS, unit="ns")  # one callback, not 64
             waited += 64
         if len(self.got) > n:
-            fail(self.result, f"{what}: {len(self.got)} responses, expected {n}")
+            fail(self.result, f"seed {self.seed}: {what}: {len(self.got)} responses, expected {n}")
 
 
 def _u32s(values) -> bytes:
@@ -399,6 +468,24 @@ async def watch_strobes(dut, seeds: list, restarts: list):
     cocotb.start_soon(watch(link.chip__episode_restart, restarts, lambda: ()))
 
 
+async def wrap_counters(dut, g, model, rng):
+    """Start every stored counter 1 to 3 counts short of 2**32, in the RTL and the model.
+
+    Written into the register file's byte RAM directly (``4 * address +
+    byte``, ``hdl/uart_regs.py``) while the link is idle, so the run carries
+    the counters through their wrap; the model wraps at 32 bits
+    (docs/semantics.md §5) and every read of them is compared with it.
+    """
+    addr = P.register_map(g)
+    mem = dut.link.regs.mem
+    await FallingEdge(dut.clk)
+    for name in [n for n, _ in P.LINK_COUNTERS] + ["TICK"]:
+        value = (1 << 32) - int(rng.integers(1, 4))
+        model.values[name] = value
+        for b in range(4):
+            mem[4 * addr[name] + b].value = (value >> (8 * b)) & 0xFF
+
+
 def mask_timing(regs, addr, data):
     """Zero the timing registers in READ_REG data from ``addr``."""
     words = [data[i : i + 4] for i in range(0, len(data), 4)]
@@ -410,25 +497,50 @@ def mask_timing(regs, addr, data):
 
 @cocotb.test()
 async def fuzz(dut):
-    job = json.loads(os.environ["SPIKELOOM_JOB"])
-    result = os.environ["SPIKELOOM_RESULT"]
+    job = jobs.read_job()
+    result = jobs.result_path()
     g, link = system_job(job)
     seed, items = job["seed"], job["items"]
     rng = np.random.default_rng(seed)
     model = Recording(g, link)
     regs = P.registers(g)
-    tb = UartTB(dut, g, link, result)
+    tb = UartTB(dut, g, link, result, seed)
     await tb.start()
     seeds, restarts = [], []
     await watch_strobes(dut, seeds, restarts)
+    await wrap_counters(dut, g, model, np.random.default_rng([seed, 3]))
     fz = Fuzzer(g, rng, model)
     expected = []  # (request body, model response body)
     shadow = {}  # (core, region, index) -> word, from valid writes only
     events = {"rtl": [], "model": []}
     stats = {}
 
-    def check_new(what):
-        """Compare the responses that came in with the model's."""
+    def check_timing(addr, data, t0, what):
+        """The timing registers in READ_REG data against the testbench's references."""
+        t1 = get_sim_time("ns")
+        for i in range(len(data) // 4):
+            name = regs[addr + i].name if addr + i < len(regs) else ""
+            got = int.from_bytes(data[4 * i : 4 * i + 4], "little")
+            if name == "LAST_TICK_CYCLES":
+                held = tb.ticks.between(t0, t1)
+                ok = any(got == c if exact else 0 < got <= c for c, exact in held)
+            elif P.is_timing(name):
+                held = [c[int(name[len("STALLED") :])] for c in tb.stalls.between(t0, t1)]
+                ok = got in held
+            else:
+                continue
+            if not ok:
+                fail(
+                    result,
+                    f"{what}: {name} read {got}, but the testbench counted {held} "
+                    "(clocks, exact) from the tick's start pulse to the end of busy"
+                    if name == "LAST_TICK_CYCLES"
+                    else f"{what}: {name} read {got}, but the testbench counted {held} "
+                    "from the segments' input handshakes (valid and not ready)",
+                )
+
+    def check_new(what, t0=0.0):
+        """Compare the responses that came in with the model's (sent from time ``t0``)."""
         for k in range(check_new.done, len(tb.got)):
             req, want = expected[k]
             got, aborted = tb.got[k]
@@ -439,6 +551,7 @@ async def fuzz(dut):
             cmd = req[0] if req else None
             if st == S.OK and cmd == C.READ_REG and len(got) == len(want):
                 addr = int.from_bytes(req[2:4], "little")
+                check_timing(addr, got[3:], t0, what)
                 got = got[:3] + mask_timing(regs, addr, got[3:])
                 want = want[:3] + mask_timing(regs, addr, want[3:])
             if st == S.OK and cmd == C.READ_EVENTS and len(got) == len(want):
@@ -457,6 +570,7 @@ async def fuzz(dut):
     check_new.done = 0
 
     async def run_parts(parts, what):
+        t0 = get_sim_time("ns")
         data = bytearray()
         n0 = len(model.requests)
         out = bytearray()
@@ -491,16 +605,18 @@ async def fuzz(dut):
             for q, b in zip(new_reqs, bodies)
             if q and q[0] == C.STEP and b[2] == S.OK
         )
-        budget = 50_000 + 40 * len(data) * tb.cpb + 3000 * ticks + 12 * tb.cpb * len(out)
+        # Line time both ways (4x), the ticks and the system's own latency (stuck_clocks).
+        line = 40 * len(data) * tb.cpb + 12 * tb.cpb * len(out)
+        budget = line + (ticks + 1) * tb.tick_bound
         pending = "; ".join(f"{q.hex()} -> {b.hex()}" for q, b in expected[len(tb.got) :][:4])
         await tb.collect(len(expected), budget, f"{what} [waiting for: {pending}]")
-        check_new(what)
+        check_new(what, t0)
         return bodies
 
     async def request(cmd, args=None, payload=b""):
         """One request (checked against the model too); returns (status, data)."""
         body = P.request(cmd, 5, args, payload)
-        (resp,) = await run_parts([framed(body)], f"directed {cmd.name}")
+        (resp,) = await run_parts([framed(body)], f"seed {seed}: directed {cmd.name}")
         return resp[2], resp[3:-2]
 
     addr = P.register_map(g)
@@ -514,7 +630,7 @@ async def fuzz(dut):
 
     def expect(cond, what):
         if not cond:
-            fail(result, f"directed learning sequence: {what}")
+            fail(result, f"seed {seed}: directed learning sequence: {what}")
 
     async def learning_link():
         """The directed sequence of the module docstring."""
@@ -559,24 +675,20 @@ async def fuzz(dut):
 
     # Load a random network through the link, so there is state to protect.
     net = random_network(g, seed)
-    for c in range(g.cores):
-        for reg in (Region.CROSSBAR, Region.PARAMS, Region.ROUTES):
-            words = net.region_words(c, reg)
-            wb = P.word_bytes(g, reg)
-            per = P.MAX_PAYLOAD // wb
-            for i in range(0, len(words), per):
-                chunk = words[i : i + per]
-                body = P.request(
-                    C.WRITE_MEM,
-                    0,
-                    dict(core=c, region=reg, index=i),
-                    b"".join(w.to_bytes(wb, "little") for w in chunk),
-                )
-                await run_parts([framed(body)], f"load core {c} {reg.name}")
-                for j, w in enumerate(chunk):
-                    shadow[c, int(reg), i + j] = w
+    for args, payload in wire.network_writes(net, regions=LOADED):
+        c, reg, i = args["core"], args["region"], args["index"]
+        body = P.request(C.WRITE_MEM, 0, args, payload)
+        await run_parts([framed(body)], f"seed {seed}: load core {c} {reg.name}")
+        for j, w in enumerate(wire.words_of(g, reg, payload)):
+            shadow[c, int(reg), i + j] = w
 
     await learning_link()
+    # Host events and ticks, then the timing registers (check_timing compares them).
+    ev = [(c, a) for c in range(g.cores) for a in range(0, g.axons, 2)]
+    await request(C.INJECT, None, b"".join(struct.pack("<HH", c, a) for c, a in ev))
+    await request(C.STEP, dict(ticks=3))
+    await read("LAST_TICK_CYCLES")
+    await read("STALLED0", len(g.levels))
 
     timeouts_expected = 0
     done = malformed = 0
@@ -614,38 +726,52 @@ async def fuzz(dut):
         if all(k != "valid" for k in kinds):
             oks = [b for b in bodies if b[2] == S.OK]
             if oks and "truncated" not in kinds:
-                fail(result, f"{what}: a malformed item was answered OK: {oks[0].hex()}")
+                fail(
+                    result, f"seed {seed}: {what}: a malformed item was answered OK: {oks[0].hex()}"
+                )
         for k in kinds:
             stats[k] = stats.get(k, 0) + 1
         done += len(burst)
         malformed += sum(k != "valid" for k in kinds)
 
+    # Every register once more: the counters after their wrap, the timing registers.
+    await run_parts(
+        [framed(P.request(C.READ_REG, 3, dict(addr=0, count=len(regs))))],
+        f"seed {seed}: every register",
+    )
     # Drain the events, then compare them as multisets.
     while True:
         body = P.request(C.READ_EVENTS, 1, dict(max=64))
-        bodies = await run_parts([framed(body)], "drain events")
+        bodies = await run_parts([framed(body)], f"seed {seed}: drain events")
         if len(bodies[0]) <= 5:
             break
     if sorted(events["rtl"]) != sorted(events["model"]):
-        fail(result, f"output events differ: {len(events['rtl'])} vs {len(events['model'])}")
+        fail(
+            result,
+            f"seed {seed}: output events differ: {len(events['rtl'])} vs {len(events['model'])}",
+        )
     # Every memory read back through the link equals the shadow of valid writes.
     mismatches = 0
     for c in range(g.cores):
-        for reg in (Region.CROSSBAR, Region.PARAMS, Region.ROUTES):
-            wb, depth = P.word_bytes(g, reg), g.region_depth(reg)
-            per = P.MAX_PAYLOAD // wb
-            for i in range(0, depth, per):
-                n = min(per, depth - i)
-                body = P.request(C.READ_MEM, 2, dict(core=c, region=reg, index=i, count=n))
-                (resp,) = await run_parts([framed(body)], f"readback core {c} {reg.name}")
-                for j in range(n):
-                    w = int.from_bytes(resp[3 + j * wb : 3 + (j + 1) * wb], "little")
+        for reg in LOADED:
+            for args in wire.mem_reads(g, c, reg, 0, g.region_depth(reg), P.MAX_PAYLOAD):
+                i = args["index"]
+                body = P.request(C.READ_MEM, 2, args)
+                what = f"seed {seed}: readback core {c} {reg.name}"
+                (resp,) = await run_parts([framed(body)], what)
+                words = wire.words_of(g, reg, resp[3:-2])
+                if len(words) != args["count"]:
+                    fail(result, f"{what}: {len(words)} words for {args['count']}")
+                for j, w in enumerate(words):
                     if w != shadow.get((c, int(reg), i + j), 0):
                         mismatches += 1
                         if mismatches == 1:
                             first = (c, reg.name, i + j, w, shadow.get((c, int(reg), i + j), 0))
     if mismatches:
-        fail(result, f"{mismatches} memory words differ from the valid writes; first {first}")
+        fail(
+            result,
+            f"seed {seed}: {mismatches} memory words differ from the valid writes; first {first}",
+        )
     # The strobes to the chip: one per request answered OK, one clock wide.
     want_seeds, want_restarts = [], 0
     episode = addr["EPISODE"]
@@ -659,29 +785,32 @@ async def fuzz(dut):
             first = int.from_bytes(req[2:4], "little")
             want_restarts += first <= episode < first + (len(req) - 6) // 4
     if [s[:2] for s in seeds] != want_seeds or not all(s[2] for s in seeds):
-        fail(result, f"seed strobes {seeds[:8]}... differ from the SEEDs {want_seeds[:8]}...")
+        fail(
+            result,
+            f"seed {seed}: seed strobes {seeds[:8]}... differ from the SEEDs {want_seeds[:8]}...",
+        )
     if len(restarts) != want_restarts or not all(w for (w,) in restarts):
-        fail(result, f"{len(restarts)} episode restarts for {want_restarts} writes of EPISODE")
+        fail(
+            result,
+            f"seed {seed}: {len(restarts)} episode restarts for {want_restarts} writes of EPISODE",
+        )
     statuses = {}
     for _, resp in expected:
         name = S(resp[2]).name
         statuses[name] = statuses.get(name, 0) + 1
-    with open(result, "w") as f:
-        json.dump(
-            {
-                "ok": True,
-                "message": "",
-                "items": done,
-                "malformed": malformed,
-                "kinds": stats,
-                "responses": len(expected),
-                "statuses": statuses,
-                "timeouts": int(model.values["TIMEOUTS"]),
-                "timeouts_expected": timeouts_expected,
-                "events": len(events["rtl"]),
-                "framing_errors": int(model.values["FRAMING_ERRORS"]),
-                "seeds": len(seeds),
-                "restarts": len(restarts),
-            },
-            f,
-        )
+    jobs.write_verdict(
+        result,
+        **{
+            "items": done,
+            "malformed": malformed,
+            "kinds": stats,
+            "responses": len(expected),
+            "statuses": statuses,
+            "timeouts": int(model.values["TIMEOUTS"]),
+            "timeouts_expected": timeouts_expected,
+            "events": len(events["rtl"]),
+            "framing_errors": int(model.values["FRAMING_ERRORS"]),
+            "seeds": len(seeds),
+            "restarts": len(restarts),
+        },
+    )

@@ -1,12 +1,12 @@
 """Shared fixtures: each design variant is built once per session and reused."""
 
-import json
 import os
 from pathlib import Path
 
 import pytest
 
-from spikeloom.sim import runner
+from spikeloom.sim.rtl import runner
+from spikeloom.testing.jobs import run_job
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("SPIKELOOM_BUILD", ROOT / "build" / "cocotb"))
@@ -41,18 +41,8 @@ class Design:
         return cls._cache[key, simulator]
 
     def run(self, module, job, tag):
-        result = self.build_dir / f"result-{tag}.json"
-        result.unlink(missing_ok=True)
-        env = {"SPIKELOOM_JOB": json.dumps(job), "SPIKELOOM_RESULT": str(result)}
-        tests, failed = runner.run(self.runner, self.name, self.build_dir, module, TESTS, env, tag)
-        if result.exists():
-            verdict = json.loads(result.read_text())
-        else:
-            log = self.build_dir / f"run-{tag}.log"
-            tail = log.read_text()[-3000:] if log.exists() else "(no log)"
-            verdict = {"ok": False, "message": f"simulation ended without a verdict:\n{tail}"}
-        verdict["cocotb_tests"], verdict["cocotb_failed"] = tests, failed
-        return verdict
+        """The verdict of cocotb ``module`` (in tests/) on this design (``jobs.run_job``)."""
+        return run_job(self.runner, self.name, self.build_dir, module, TESTS, job, tag)
 
 
 @pytest.fixture(scope="session")

@@ -20,8 +20,8 @@ from spikeloom.host.transport import (
     open_transport,
 )
 from spikeloom.network import Network
-from spikeloom.sim.stimulus import random_host_inputs, random_network
 from spikeloom.sim.top import ChipModel
+from spikeloom.testing.stimulus import random_host_inputs, random_network
 
 #: Two cores, so that routing between cores and core addressing are exercised.
 TWO_CORES = dataclasses.replace(SIM_GEOMETRY, levels=(2,), neurons=32, axons=32)

@@ -1,10 +1,11 @@
 """RTL vs golden model for the multi-core chip, on random small-world networks.
 
-Geometries (1,), (2,), (4,), (2, 2), (4, 4) and (3, 2), each built once per
+Geometries (1,), (2,), (4,), (2, 2), (4, 4) and (3, 2), and three with
+virtual cores (2 or 4 logical cores per engine), each built once per
 simulator. 120 random networks with host input on Verilator (a tenth of them
 on Icarus), 100 ticks each; the networks' neuron models cycle with the seed
 (all LIF, all COUNTER, mixed, cores of different kinds:
-``spikeloom.sim.stimulus.MODEL_KINDS``), and the one-core job has small
+``spikeloom.testing.stimulus.MODEL_KINDS``), and the one-core job has small
 potentials and large counts (P = 5, k = 4: thresholds clipped to 15); the
 (2,) job runs 300 ticks with 8-bit stamps, so the stamp wraps. Every tick is
 compared: output events, tick stamps, event counters (conservation: every
@@ -16,7 +17,9 @@ network runs under random backpressure on the output (never, sometimes,
 mostly or nearly always refused, drawn from its seed), so every level's
 segments fill; two jobs fix it at about 3 clocks in 4. Only timing may
 change; the tick's clocks are compared with the testbench's count every
-tick. No job can hang (bounded waits, ``tests/cocotb_tb.py``).
+tick, and each level's stalled segment-clocks with the testbench's count
+from the segments' handshakes (networks 0, 1 and every even one). No job
+can hang (bounded waits, ``tests/support/tb.py``).
 ``SPIKELOOM_VOLUME`` multiplies the networks. Replay a failure with
 ``SPIKELOOM_SEED=<seed> pytest tests/test_chip_crosscheck.py``.
 """
@@ -25,28 +28,10 @@ import os
 
 import pytest
 
-from spikeloom.defs import Geometry
+from spikeloom.testing.crosscheck import run_chip_job as run_job
 
 from conftest import SIMULATORS, VOLUME
-from harness import ChipHarness
 
-SMALL = dict(count_bits=2, potential_bits=8, timer_bits=4, fanout=4, tick_bits=8)
-GEOMETRIES = {
-    # One core, P = 5 and k = 4: one full-count entry is half the range.
-    "l1": Geometry(
-        levels=(1,),
-        neurons=16,
-        axons=16,
-        lanes=4,
-        **{**SMALL, "count_bits": 4, "potential_bits": 5},
-    ),
-    "l2": Geometry(levels=(2,), neurons=16, axons=32, lanes=4, **SMALL),
-    "l4": Geometry(levels=(4,), neurons=16, axons=16, lanes=4, **SMALL),
-    "l22": Geometry(levels=(2, 2), neurons=8, axons=16, lanes=2, **SMALL),
-    "l44": Geometry(levels=(4, 4), neurons=8, axons=16, lanes=4, **SMALL),
-    # Not powers of two: 6 cores (core numbers 6 and 7 do not exist), fan-out 2.
-    "l32": Geometry(levels=(3, 2), neurons=8, axons=16, lanes=2, **{**SMALL, "fanout": 2}),
-}
 JOBS = [
     # (geometry, first seed, networks, ticks, throttle, state_every, learning);
     # throttle None: drawn per network (harness.THROTTLE).
@@ -61,28 +46,12 @@ JOBS = [
     ("l22", 14000, 10, 100, 1, 5, 0),
     ("l44", 15000, 6, 100, 1, 5, 0),
     ("l32", 16000, 10, 100, None, 1, 0),
+    ("l4v2", 19000, 10, 100, None, 1, 0),
+    ("l42v4", 19100, 10, 100, None, 1, 0),
+    ("l23v2", 19200, 10, 100, None, 1, 0),
     # Learning on every core, routed events included; crossbars compared every tick.
     ("l22", 17000, 10, 100, None, 1, 1),
 ]
-
-
-def run_job(
-    design, simulator, gname, seed, networks, ticks, throttle, state_every, learning=0, variant=""
-):
-    """One cocotb job; ``variant`` names a different build (a mutant, tests/test_mutation.py)."""
-    g = GEOMETRIES[gname]
-    built = design(f"chip_{gname}{variant}", lambda: ChipHarness(g), simulator)
-    job = {
-        "geometry": g.as_dict(),
-        "seed": seed,
-        "networks": networks,
-        "ticks": ticks,
-        "throttle": throttle,
-        "state_every": state_every,
-        "readback_networks": 1,
-        "learning": learning,
-    }
-    return built.run("cocotb_chip", job, f"s{seed}")
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)
@@ -107,6 +76,7 @@ def test_chip_matches_golden(
     assert verdict["spikes"] > networks * ticks, verdict
     assert verdict["routed"] > networks * ticks // 10, verdict
     assert verdict["host"] > 0 and verdict["events"] > 0, verdict
+    assert verdict["stall_checked"] >= min(networks, 2), verdict
     if learning:
         assert verdict["learned"] > networks * 10, verdict
     if any(verdict["throttles"]):

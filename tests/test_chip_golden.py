@@ -7,8 +7,8 @@ from spikeloom.defs import Geometry
 from spikeloom.network import Network
 from spikeloom.sim.core import CoreModel
 from spikeloom.sim.neuron import STATE_FIELDS
-from spikeloom.sim.stimulus import MODEL_KINDS, random_core, random_host_inputs, random_network
 from spikeloom.sim.top import ChipModel, lca_level
+from spikeloom.testing.stimulus import MODEL_KINDS, random_core, random_host_inputs, random_network
 
 G22 = Geometry(levels=(2, 2), neurons=4, axons=4, lanes=2, count_bits=2, potential_bits=8)
 
@@ -322,10 +322,10 @@ def _rtl_run(g, net, host, ticks):
     ``host[t]`` injected before tick t. Per tick the sorted (core, neuron)
     output events, then the counters."""
     from amaranth.sim import Simulator
-    from test_fabric_units import send, write
 
     from spikeloom.defs import Region
     from spikeloom.hdl.top import COUNTERS, Chip
+    from spikeloom.testing.fabric import send, write
 
     dut = Chip(g)
     sim = Simulator(dut)

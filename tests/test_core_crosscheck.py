@@ -1,10 +1,12 @@
 """RTL vs golden model for one core, on seeded random cores (cocotb).
 
-Each geometry is built once per simulator. 250 random cores in all (on
+Each geometry is built once per simulator; two of them are engines of 2 and
+4 virtual cores (``Geometry.virtual``), their logical cores loaded and
+checked one by one. 340 random cores in all (on
 Verilator; a fifth of them on Icarus), 100 to 300 ticks each, compared
 every tick (events and every neuron's state). The cores' neuron models
 cycle with the seed (mixed, all LIF, all COUNTER:
-``spikeloom.sim.stimulus.MODEL_KINDS``). The throttled jobs stall the
+``spikeloom.testing.stimulus.MODEL_KINDS``). The throttled jobs stall the
 output stream on 3 clocks in 4: only timing may change. A failure message
 names the seed to replay with
 ``SPIKELOOM_SEED=<seed> pytest tests/test_core_crosscheck.py``.
@@ -16,9 +18,9 @@ import pytest
 
 from spikeloom.defs import Geometry
 from spikeloom.hdl.core import Core
+from spikeloom.testing.harness import CoreHarness
 
 from conftest import SIMULATORS, VOLUME
-from harness import CoreHarness
 
 GEOMETRIES = {
     # 32 neurons, 32 axons, 4 lanes, 3-bit counts, 10-bit potentials.
@@ -32,6 +34,29 @@ GEOMETRIES = {
     "n8a4": Geometry(
         neurons=8, axons=4, lanes=8, count_bits=4, potential_bits=6, timer_bits=5, tick_bits=8
     ),
+    # Virtual cores: 2 logical cores of 16 neurons per engine; 4 of one group each.
+    "n16a16v2": Geometry(
+        neurons=16,
+        axons=16,
+        lanes=4,
+        count_bits=3,
+        potential_bits=8,
+        timer_bits=4,
+        history=0,
+        virtual=2,
+        levels=(2,),
+    ),
+    "n8a4v4": Geometry(
+        neurons=8,
+        axons=4,
+        lanes=8,
+        count_bits=2,
+        potential_bits=6,
+        timer_bits=3,
+        history=0,
+        virtual=4,
+        levels=(4,),
+    ),
 }
 JOBS = [
     # (geometry, first seed, cores, ticks, throttle)
@@ -40,6 +65,9 @@ JOBS = [
     ("n8a4", 3000, 30, 300, 0),
     ("n32a32", 4000, 10, 100, 1),
     ("n16a64", 5000, 10, 100, 1),
+    ("n16a16v2", 6000, 40, 100, 0),
+    ("n8a4v4", 6100, 40, 100, 0),
+    ("n16a16v2", 6200, 10, 100, 1),
 ]
 
 

@@ -14,8 +14,8 @@ import pytest
 from spikeloom import protocol as P
 from spikeloom.host.netfile import save_network
 from spikeloom.host.transport import SIM_GEOMETRY
-from spikeloom.sim.stimulus import random_host_inputs, random_network
 from spikeloom.sim.top import ChipModel
+from spikeloom.testing.stimulus import random_host_inputs, random_network
 
 SPIKELOOM = str(Path(sys.executable).parent / "spikeloom")
 

@@ -21,9 +21,9 @@ import pytest
 
 from spikeloom.boards import TARGETS
 from spikeloom.host import encode
+from spikeloom.host.cli.options import describe
 from spikeloom.host.eventfile import read_events
 from spikeloom.host.netfile import load_network
-from spikeloom.host.options import describe
 from spikeloom.host.transport import SerialTransport, default_baud, open_transport
 from spikeloom.sim.top import ChipModel
 
@@ -211,9 +211,9 @@ def test_a_geometry_mismatch_names_the_board_the_fields_and_the_flag(tmp_path):
 
 
 def test_geometry_options_are_defined_once():
-    for name in ("cli.py", "netcli.py", "buildcli.py", "boardcli.py"):
-        text = (ROOT / "host" / name).read_text()
-        assert "GEOMETRY_FIELDS" not in text, name  # the options live in host/options.py
+    for name in ("__init__.py", "net.py", "build.py", "board.py", "encode.py"):
+        text = (ROOT / "host" / "cli" / name).read_text()
+        assert "GEOMETRY_FIELDS" not in text, name  # the options live in host/cli/options.py
         assert "tuple(int(x)" not in text, name  # and so does --levels parsing
         assert "join(map(str" not in text, name  # formatting: host.board.describe
     assert describe(TARGETS["icebreaker"].geometry).startswith("levels=")
@@ -338,7 +338,7 @@ def test_build_stages_are_told_from_the_flows_files(tmp_path):
 
 def test_the_sim_build_estimate_comes_from_measured_builds(tmp_path, monkeypatch):
     from spikeloom.host.transport import SIM_GEOMETRY, SIM_LINK
-    from spikeloom.sim import bridge
+    from spikeloom.sim.rtl import bridge
 
     monkeypatch.setenv("SPIKELOOM_SIM_CACHE", str(tmp_path))
     assert not bridge.is_built(SIM_GEOMETRY, SIM_LINK, "verilator")

@@ -1,7 +1,7 @@
 """RTL vs golden model for a core's learning (cocotb), and its edge cases.
 
 Each job builds one geometry once per simulator and checks random
-learning networks (``spikeloom.sim.stimulus.random_learning``; the case kind
+learning networks (``spikeloom.testing.stimulus.random_learning``; the case kind
 cycles with the seed: random, saturation, pruning and regrowth, full rows,
 short episodes, certain events), 200 ticks each, comparing spikes, states,
 the tick's clocks and the whole crossbar after every tick. A failure names
@@ -18,34 +18,17 @@ import pytest
 from spikeloom.defs import PRNG_RESET, PROB_ONE, Geometry, LearnConfig, xorshift32
 from spikeloom.hdl.core import Core
 from spikeloom.sim.core import CoreModel
+from spikeloom.testing.crosscheck import run_learning_job as run_job
+from spikeloom.testing.harness import CoreHarness
+from spikeloom.testing.mutants import mutant_module
 
 from conftest import ROOT, SIMULATORS, VOLUME
-from harness import CoreHarness
 
-GEOMETRIES = {
-    # 8 neurons, 8 axons, 2 lanes, 3-bit counts, 10-bit potentials, H = 3.
-    "l8a8": Geometry(
-        neurons=8, axons=8, lanes=2, count_bits=3, potential_bits=10, timer_bits=4, history=3
-    ),
-    # One group (lanes = N), 2-bit counts, H = 1.
-    "l4a4": Geometry(
-        neurons=4, axons=4, lanes=4, count_bits=2, potential_bits=8, timer_bits=3, history=1
-    ),
-}
 JOBS = [
     # (geometry, first seed, nets, ticks): 100 networks x 200 ticks in all.
     ("l8a8", 10000, 70, 200),
     ("l4a4", 20000, 30, 200),
 ]
-
-
-def run_job(design, simulator, gname, seed, nets, ticks, core_cls=None):
-    g = GEOMETRIES[gname]
-    key = "learn_" + (gname if core_cls is None else f"{gname}_{core_cls.__name__}")
-    kwargs = {} if core_cls is None else {"core_cls": core_cls}
-    built = design(key, lambda: CoreHarness(g, **kwargs), simulator)
-    job = {"geometry": g.as_dict(), "seed": seed, "nets": nets, "ticks": ticks}
-    return built.run("cocotb_learning", job, f"s{seed}")
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)
@@ -82,14 +65,8 @@ MUTATIONS = {
 
 def mutant_core(label):
     line, old, new = MUTATIONS[label]
-    source = (ROOT / "hdl" / "learning.py").read_text()
-    assert source.count(line) == 1, f"mutation site not found: {line!r}"
-    mutated = source.replace(line, line.replace(old, new))
+    module = mutant_module("learning.py", line, line.replace(old, new), label)
     name = "spikeloom_learning_mutant_" + "".join(c if c.isalnum() else "_" for c in label)
-    spec = importlib.util.spec_from_loader(name, loader=None)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    exec(compile(mutated, f"<mutant {label}>", "exec"), module.__dict__)
     return type(name, (Core,), {"learning_cls": module.LearningUnit})
 
 

@@ -8,24 +8,33 @@ least one. A mutant is the real source with that one change, loaded as a
 module in ``spikeloom.hdl`` and put in place of the real block while its
 design is built (``installed``); the job then runs as in the suite and
 passes only if it fails for the mutant. A hang is a miss: every wait of
-the testbenches is bounded (``tests/cocotb_tb.py``), so a deadlocking
+the testbenches is bounded (``tests/support/tb.py``), so a deadlocking
 mutant fails its job with a watchdog message instead. A mutant whose
 source text is not found (the code changed) fails loudly: retarget it.
 
-Jobs: ``units`` runs ``tests/test_fabric_units.py`` in Amaranth's
-simulator (every test; one must fail); ``chip``, ``core``, ``learning``
-and ``uart`` run a short cocotb cross-check of the same kind as
+Jobs: ``units`` runs the fabric unit checks (``spikeloom.testing.fabric``,
+run by ``tests/test_fabric_units.py``) in Amaranth's simulator (every
+check; one must fail); ``chip``, ``core``, ``learning`` and ``uart`` run
+a short cocotb cross-check of the same kind as
 ``tests/test_chip_crosscheck.py``, ``tests/test_core_crosscheck.py``,
-``tests/test_learning.py`` and ``tests/test_uart.py``.
+``tests/test_learning.py`` and ``tests/test_uart.py``. A bug of a block
+that two checks see (a stall term in the chip and through the link) has a
+mutant for each check, so each check is shown to fail.
 """
 
 import contextlib
 import dataclasses
-import importlib
-import inspect
 
 import pytest
-import test_fabric_units
+
+from spikeloom.testing import fabric, mutants
+from spikeloom.testing.crosscheck import (
+    UART_GEOMETRY,
+    UART_LINK,
+    run_chip_job,
+    run_learning_job,
+    uart_system,
+)
 
 from conftest import ROOT, SIMULATORS
 
@@ -38,6 +47,14 @@ MUTANTS = {
         "self.stalled.eq((eligible & ~granted) != 0)",
         "stall term",
         "units",
+    ),
+    # The same bug in the chip job: its stalled against the segments' handshakes.
+    "router stalled from eligible inputs (chip)": (
+        "router.py",
+        "self.stalled.eq((waiting & ~granted) != 0)",
+        "self.stalled.eq((eligible & ~granted) != 0)",
+        "stall term",
+        "chip",
     ),
     "router ignores its output room": (
         "router.py",
@@ -82,6 +99,15 @@ MUTANTS = {
         "m.d.sync += [pending.eq(0), cycles.eq(0)]",
         "cycle counter",
         "units",
+    ),
+    # The same bug read through the link: LAST_TICK_CYCLES against the UART
+    # testbench's count.
+    "barrier last_tick_cycles from 0 (link)": (
+        "top.py",
+        "m.d.sync += [pending.eq(0), cycles.eq(1)]",
+        "m.d.sync += [pending.eq(0), cycles.eq(0)]",
+        "cycle counter",
+        "uart",
     ),
     "barrier cycles counted only while cores are busy": (
         "top.py",
@@ -189,6 +215,21 @@ MUTANTS = {
         "drop counter",
         "uart",
     ),
+    # -- its register file (hdl/uart_regs.py) --
+    "register carry leaks past a counter's wrap": (
+        "uart_regs.py",
+        "m.d.sync += carry.eq(0)",
+        "m.d.sync += carry.eq(carry)",
+        "drop counter",
+        "uart",
+    ),
+    "link STALLED reads CARRIED": (
+        "uart_regs.py",
+        'values[f"STALLED{i}"] = self.stalled[i]',
+        'values[f"STALLED{i}"] = self.carried[i]',
+        "stall term",
+        "uart",
+    ),
 }
 
 #: Where each block's class is looked up while a design is built:
@@ -200,26 +241,17 @@ INSTALL = {
         ("router", "Segment", "Segment"),
     ],
     "fanout.py": [("top", "Fanout", "Fanout")],
-    "top.py": [("top", "Chip", "Chip")],
+    "top.py": [("top", "Chip", "Chip"), ("system", "Chip", "Chip")],
     "core.py": [("top", "Core", "Core")],
     "uart.py": [("uart", "Link", "Link"), ("system", "Link", "Link")],
+    "uart_regs.py": [("uart", "RegisterFile", "RegisterFile")],
 }
 
 
 def mutant_module(label):
     """The block's module with the mutant's one change (fails if the text is gone)."""
     file, text, new, _, _ = MUTANTS[label]
-    source = (ROOT / "hdl" / file).read_text()
-    if source.count(text) != 1:
-        pytest.fail(
-            f"stale mutant {label!r}: {source.count(text)} matches of {text!r} in hdl/{file} "
-            "(the code changed: retarget the mutant in tests/test_mutation.py)"
-        )
-    name = "spikeloom.hdl._mutant_" + "".join(c if c.isalnum() else "_" for c in label)
-    module = type(importlib)(name)
-    module.__package__ = "spikeloom.hdl"
-    exec(compile(source.replace(text, new), f"<mutant {label}>", "exec"), module.__dict__)
-    return module
+    return mutants.mutant_module(file, text, new, label)
 
 
 @contextlib.contextmanager
@@ -253,12 +285,12 @@ def run_units(label):
     """Every fabric unit test against the mutant; the failures' messages."""
     failures = []
     with installed(label):
-        for name, test in inspect.getmembers(test_fabric_units, inspect.isfunction):
-            if name.startswith("test_"):
-                try:
-                    test()
-                except AssertionError as e:
-                    failures.append(f"{name}: {str(e).splitlines()[0] if str(e) else 'failed'}")
+        for check in fabric.CHECKS:
+            try:
+                check()
+            except AssertionError as e:
+                name = check.__name__
+                failures.append(f"{name}: {str(e).splitlines()[0] if str(e) else 'failed'}")
     return {"ok": not failures, "message": "; ".join(failures)}
 
 
@@ -267,10 +299,10 @@ def run_cocotb(design, simulator, label, job):
     file = MUTANTS[label][0]
     with installed(label) as mod:
         if job == "chip":
-            from test_chip_crosscheck import run_job
-
             # Random backpressure per network (some networks refused nearly always).
-            return run_job(design, simulator, "l22", 12000, 6, 40, None, 1, variant=key_of(label))
+            return run_chip_job(
+                design, simulator, "l22", 12000, 6, 40, None, 1, variant=key_of(label)
+            )
         core_cls = getattr(mod, "Core", None) if file == "core.py" else None
         if core_cls is None:
             from spikeloom.hdl.core import Core
@@ -283,21 +315,16 @@ def run_cocotb(design, simulator, label, job):
 
             return run_job(design, simulator, "n32a32", 1000, 20, 100, 0, "mut", core_cls)
         if job == "learning":
-            from test_learning import run_job
-
-            return run_job(design, simulator, "l8a8", 10000, 6, 100, core_cls)
+            return run_learning_job(design, simulator, "l8a8", 10000, 6, 100, core_cls)
         if job == "uart":
             return run_uart(design, simulator, label)
     raise ValueError(f"unknown job {job!r}")
 
 
 def run_uart(design, simulator, label):
-    from test_uart import LINK, G
-
-    from spikeloom.hdl.system import System
-
-    built = design(key_of(label), lambda: System(G, LINK), simulator)
-    job = {"geometry": G.as_dict(), "link": dataclasses.asdict(LINK), "seed": 7100, "items": 400}
+    g, link = UART_GEOMETRY, UART_LINK
+    built = design(key_of(label), uart_system, simulator)
+    job = {"geometry": g.as_dict(), "link": dataclasses.asdict(link), "seed": 7100, "items": 400}
     return built.run("cocotb_uart", job, "mut")
 
 

@@ -13,7 +13,7 @@ import tomli_w
 from spikeloom.defs import PARAM_FIELDS, Geometry
 from spikeloom.host.netfile import array_names, load_network, load_network_with_meta, save_network
 from spikeloom.network import Network, NetworkError
-from spikeloom.sim.stimulus import random_network
+from spikeloom.testing.stimulus import random_network
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -1,7 +1,7 @@
 """Full system: the RTL touched only through the host library, over the simulated UART.
 
 The ``sim`` transport starts ``hdl/system.System`` (chip + UART block) in a
-simulator behind a socket (``sim/bridge.py``); :class:`Board` talks to it
+simulator behind a socket (``sim/rtl/bridge.py``); :class:`Board` talks to it
 with the same bytes as to a board. Every result is compared with the
 golden model: a random network is loaded and read back (every memory),
 run with random host input (output events with full tick numbers, neuron
@@ -19,8 +19,8 @@ from spikeloom import protocol as P
 from spikeloom.defs import PARAM_FIELDS, STATE_FIELDS
 from spikeloom.host.board import Board, BoardError
 from spikeloom.host.transport import SIM_GEOMETRY, SIM_LINK, SimTransport
-from spikeloom.sim.stimulus import random_host_inputs, random_network
 from spikeloom.sim.top import ChipModel
+from spikeloom.testing.stimulus import random_host_inputs, random_network
 
 from conftest import SIMULATORS
 

@@ -14,32 +14,15 @@ import os
 
 import pytest
 
-from spikeloom.defs import Geometry
 from spikeloom.protocol import LinkConfig
+from spikeloom.testing.crosscheck import UART_GEOMETRY as G
+from spikeloom.testing.crosscheck import UART_LINK as LINK
+from spikeloom.testing.crosscheck import uart_system as system
 
 from conftest import SIMULATORS
 
-# Two cores, so routing and host events are in play; a short idle timeout
-# and a small event FIFO, so both are exercised.
-G = Geometry(
-    levels=(2,),
-    neurons=16,
-    axons=16,
-    lanes=4,
-    count_bits=2,
-    potential_bits=8,
-    timer_bits=4,
-    tick_bits=8,
-)
-LINK = LinkConfig(clocks_per_bit=4, rx_fifo=1024, event_fifo=64, timeout_bits=64)
 #: Malformed items per simulator (valid requests come on top, about 3 in 10).
 ITEMS = {"verilator": 10_000, "icarus": 200}
-
-
-def system():
-    from spikeloom.hdl.system import System
-
-    return System(G, LINK)
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)

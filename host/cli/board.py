@@ -1,7 +1,7 @@
 """CLI commands that talk to a device: info, load, save, run, learn, read, write, status,
 reset, serve.
 
-Registered on the ``spikeloom`` group at the end of ``host/cli.py``; this
+Registered on the ``spikeloom`` group at the end of ``host/cli/__init__.py``; this
 module does not import ``cli``. Every command takes ``--port``: a serial
 port (``/dev/ttyUSB1``), a pyserial URL (``socket://HOST:PORT``), ``sim``
 (the RTL in a simulator) or ``golden`` (the golden model). ``sim`` and
@@ -26,10 +26,10 @@ from click.core import ParameterSource
 from spikeloom import protocol as P
 from spikeloom.boards import TARGETS
 from spikeloom.defs import LEARN_MAX, LearnConfig, Region, pack, unpack
+from spikeloom.host.board import Board, BoardError, probability_text
+from spikeloom.host.eventfile import EventFileError
 from spikeloom.network import NetworkError
 
-from .board import Board, BoardError, probability_text
-from .eventfile import EventFileError
 from .options import board_option, default_baud, describe, geometry_mismatch
 
 __all__ = ["COMMANDS"]
@@ -110,7 +110,7 @@ def _env_note() -> str:
 
 
 def _fresh_link(board):
-    from .transport import SIM_LINK
+    from spikeloom.host.transport import SIM_LINK
 
     if board is None:
         return SIM_LINK
@@ -124,7 +124,7 @@ def open_board(port: str, baud, timeout: float | None, geometry=None, board=None
     ``board``: a ``Target``; its baud rate is the default, and a real device
     of another geometry is refused naming the board.
     """
-    from .transport import open_transport
+    from spikeloom.host.transport import open_transport
 
     if geometry is None and board is not None:
         geometry = board.geometry
@@ -189,7 +189,7 @@ def progress_bar(description: str):
 
 
 def _load_network(path):
-    from .netfile import load_network
+    from spikeloom.host.netfile import load_network
 
     net = load_network(path)
     log.info("read %s: %s", path, describe(net.geometry))
@@ -282,7 +282,7 @@ def load_cmd(network, port, target, baud, timeout):
 
 def _fits(path, net, target) -> None:
     """Refuse a network of another geometry than the board's, naming the fix."""
-    from .netcli import refit_hint
+    from .net import refit_hint
 
     if target is not None:
         message = geometry_mismatch(str(path), net.geometry, target, refit_hint(target))
@@ -381,7 +381,7 @@ def run_cmd(
     ticks, network, input_, out, plot, probe, long_ok, learn, save, port, target, baud, timeout
 ):
     """Run ticks one by one with host input; write the output events (and a raster)."""
-    from . import eventfile
+    from spikeloom.host import eventfile
 
     probe_path = out.with_name(out.stem + ".probes.csv") if probe else None
     with human_errors():
@@ -764,7 +764,7 @@ def serve_cmd(port, listen, network, target):
     """
     import threading
 
-    from .transport import (
+    from spikeloom.host.transport import (
         SIM_GEOMETRY,
         BridgeServer,
         GoldenServer,

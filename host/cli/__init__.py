@@ -1,8 +1,11 @@
 """The ``spikeloom`` command line.
 
-So far: describe a geometry (sizes, packed layouts, the per-core memory map)
-and write the chip's (or one core's) Verilog. Board, UART and run commands come with the host
-library (see the issues in the tracker).
+The group and its gateware commands (``geometry``: sizes, packed layouts,
+the per-core memory map; ``verilog``); the other commands are registered
+from their modules at the end: ``net`` (network files, NIR import),
+``encode``, ``board`` (the device: info, load, run, ...), ``build`` (boards,
+build, program). Shared options (geometry, ``--board``) are in ``options``.
+The commands call the host library (``spikeloom.host``); it never imports them.
 """
 
 from __future__ import annotations
@@ -81,17 +84,17 @@ def verilog(out, block, name, **kw):
     click.echo(f"wrote {out} ({len(text.splitlines())} lines, module {name})")
 
 
-from spikeloom.host.netcli import check_cmd, import_nir_cmd  # noqa: E402
+from spikeloom.host.cli.net import check_cmd, import_nir_cmd  # noqa: E402
 
 cli.add_command(import_nir_cmd)
 cli.add_command(check_cmd)
 
-from spikeloom.host.encodecli import encode_cmd  # noqa: E402
+from spikeloom.host.cli.encode import encode_cmd  # noqa: E402
 
 cli.add_command(encode_cmd)
 
-from spikeloom.host.boardcli import COMMANDS as BOARD_COMMANDS  # noqa: E402
-from spikeloom.host.buildcli import COMMANDS as BUILD_COMMANDS  # noqa: E402
+from spikeloom.host.cli.board import COMMANDS as BOARD_COMMANDS  # noqa: E402
+from spikeloom.host.cli.build import COMMANDS as BUILD_COMMANDS  # noqa: E402
 
 for _command in (*BOARD_COMMANDS, *BUILD_COMMANDS):
     cli.add_command(_command)

@@ -1,4 +1,4 @@
-"""Bus helpers shared by the cocotb testbenches of ``tests/harness.py`` designs.
+"""Bus helpers shared by the cocotb testbenches of ``tests/support/harness.py`` designs.
 
 One clock step is a falling edge: inputs change there and are sampled on
 the next rising edge. A subclass names its design's idle inputs, its
@@ -12,17 +12,21 @@ simulated clocks. A wait that runs out fails the job with where it was
 (``where``: seed, tick) and the design's counters (``diagnostics``).
 """
 
-import json
-import os
+import math
 
 import cocotb
 import numpy as np
-from cocotb.triggers import FallingEdge, First, ReadOnly, Timer
+from cocotb.triggers import FallingEdge, First, ReadOnly, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
-from spikeloom.defs import Geometry, unpack
+from spikeloom.defs import COUNTERS as CHIP_COUNTERS
+from spikeloom.defs import STATE_FIELDS, Geometry, Region, pack, unpack
 from spikeloom.hdl.core import tick_cycles
 from spikeloom.hdl.learning import learn_cycles
+from spikeloom.hdl.top import COUNTER_LAG
+
+from . import jobs
+from .jobs import write_verdict
 
 #: Clock period of every testbench, ns.
 PERIOD = 10
@@ -55,6 +59,71 @@ def peek_entries(mem, g: Geometry) -> np.ndarray:
     return out
 
 
+class StallReference:
+    """Each level's ``stalled`` count as the chip should read it, from the bus handshakes.
+
+    A segment stalls on a clock on which one of its inputs is valid and not
+    ready (docs/semantics.md §8), so the reference reads only the segments'
+    input handshakes of ``bus`` (the ``BusTree`` instance), never the
+    counters under test. Sampled once settled in each clock (after the
+    falling edge) and counted at the next rising edge; a clock with one of
+    ``clears`` high (a reset, ``clear_counters``) zeroes it instead. It
+    wakes only on clocks on which an input is valid or a clear is high.
+    ``at(t)`` is the count at time ``t`` (ns).
+    """
+
+    def __init__(self, clk, bus, g: Geometry, clears):
+        self.clk, self.clears = clk, list(clears)
+        self.levels = []
+        for i, b in enumerate(g.levels):
+            count = g.cores // math.prod(g.levels[: i + 1])
+            segs = [getattr(bus, f"seg{i}_{k}") for k in range(count)]
+            pairs = [
+                [
+                    (getattr(s, f"inputs__{j}__valid"), getattr(s, f"inputs__{j}__ready"))
+                    for j in range(b + 1)
+                ]
+                for s in segs
+            ]
+            self.levels.append(pairs)
+        self.valids = [v for segs in self.levels for pairs in segs for v, _ in pairs]
+        self.total = [0] * len(g.levels)
+        #: (time from which it holds, counts), in time order.
+        self.history = [(0.0, tuple(self.total))]
+        self.task = cocotb.start_soon(self._run())
+
+    def stop(self):
+        self.task.cancel()
+
+    def at(self, t: float) -> list:
+        """The counts the chip holds at time ``t`` (ns)."""
+        return list(next(c for when, c in reversed(self.history) if when <= t))
+
+    def between(self, t0: float, t1: float) -> set:
+        """Every count held at some time in ``t0`` .. ``t1`` (ns)."""
+        out = {tuple(self.at(t0))}
+        out.update(c for when, c in self.history if t0 <= when <= t1)
+        return out
+
+    async def _run(self):
+        watched = self.valids + self.clears
+        while True:
+            if not any(s.value for s in watched):
+                await First(*[RisingEdge(s) for s in watched])
+            await FallingEdge(self.clk)
+            await ReadOnly()
+            if any(c.value for c in self.clears):
+                new = [0] * len(self.total)
+            else:
+                new = [
+                    t + sum(any(v.value and not r.value for v, r in pairs) for pairs in segs)
+                    for t, segs in zip(self.total, self.levels)
+                ]
+            if new != self.total:
+                self.total = new
+                self.history.append((get_sim_time("ns") + PERIOD / 2, tuple(new)))
+
+
 class Mismatch(AssertionError):
     pass
 
@@ -65,8 +134,7 @@ class Hang(Mismatch):
 
 def fail(result_path, msg):
     """Record a verdict for pytest and stop the cocotb test."""
-    with open(result_path, "w") as f:
-        json.dump({"ok": False, "message": msg}, f)
+    write_verdict(result_path, ok=False, message=msg)
     raise Mismatch(msg)
 
 
@@ -77,7 +145,7 @@ class HarnessTB:
     def __init__(self, dut, g: Geometry, event_layout):
         self.dut, self.g, self.event_layout = dut, g, event_layout
         self.clk = dut.clk
-        self.result_path = os.environ.get("SPIKELOOM_RESULT", "result.json")
+        self.result_path = jobs.result_path()
         #: Where the job is (seed, tick), for a watchdog's message.
         self.where = "before the first network"
         self.throttle = 0
@@ -171,6 +239,23 @@ class HarnessTB:
             raise Mismatch(f"{len(indices)} reads, {len(out)} cfg_rvalid strobes")
         return out
 
+    async def compare_states(self, state, where, core=None, detail=lambda n: ""):
+        """Every neuron's state read through the port against the model's ``state``.
+
+        ``state[field][n]`` (one core's); the first difference fails the job,
+        naming ``where``, the neuron, the field and ``detail(n)``.
+        """
+        words = await self.read_many(Region.STATE, range(self.g.neurons), core=core)
+        for n, word in enumerate(words):
+            got = unpack(self.g.state_layout, word)
+            for f in STATE_FIELDS:
+                if got[f] != state[f][n]:
+                    fail(
+                        self.result_path,
+                        f"{where} neuron {n} field {f}: "
+                        f"expected {int(state[f][n])} got {got[f]}{detail(n)}",
+                    )
+
     async def send(self, stream, words, ready_follows_valid=False):
         """Drive ``words`` into input stream ``stream``, one handshake each.
 
@@ -257,3 +342,85 @@ class HarnessTB:
     def drain_bound(self) -> int:
         """More events than the harness FIFO holds."""
         return 4 * self.g.cores * self.g.neurons + 16
+
+
+# The chip's counters the golden model also keeps (it refuses what the chip
+# would count in host_dropped).
+COUNTERS = tuple(name for name in CHIP_COUNTERS if name != "host_dropped")
+
+
+class ChipTB(HarnessTB):
+    """The chip: events are output events; input events are (core, axon)."""
+
+    idle_inputs = ("host_in__valid", "clear_counters")
+    regions = tuple(Region)
+
+    def __init__(self, dut, g: Geometry):
+        super().__init__(dut, g, g.event_layout)
+
+    @property
+    def tick_bound(self) -> int:
+        """The slowest core's tick, then every possible event over every hop, generously."""
+        g = self.g
+        events = g.cores * (g.neurons * (g.fanout + 1) + g.axons)
+        hops = 2 * len(g.levels) + 1
+        work = 4 * worst_core_tick(g) + 4 * events * hops
+        return work * stall_factor(self.throttle) + 1000
+
+    def diagnostics(self) -> str:
+        """Counters, credits in flight and which units are busy (where they are visible)."""
+        d, g = self.dut, self.g
+        parts = [super().diagnostics(), f"counters {self.counters()}"]
+        try:
+            parts.append(f"inflight {d.inner.inflight.value.to_unsigned()}")
+        except (AttributeError, ValueError):
+            parts.append("inflight not visible")
+        for unit in ("core", "fanout"):
+            try:
+                busy = [int(getattr(d.inner, f"{unit}{e}").busy.value) for e in range(g.engines)]
+                parts.append(f"{unit} busy {busy}")
+            except (AttributeError, ValueError):
+                parts.append(f"{unit} busy not visible")
+        return "; ".join(parts)
+
+    async def wait_quiet(self):
+        """Wait until every routed and host event is delivered: the bus is empty.
+
+        Between ticks (cores and fan-out units idle, every output taken) the
+        packets on the bus are ``routed + host_events - delivered``. The
+        counters trail the fabric by ``COUNTER_LAG`` clocks: the last event
+        sent must be counted first.
+        """
+        d = self.dut
+        await self.cycle(COUNTER_LAG)
+        for _ in range(self.tick_bound):
+            moving = d.routed.value.to_unsigned() + d.host_events.value.to_unsigned()
+            if (moving - d.delivered.value.to_unsigned()) % (1 << 32) == 0:
+                return
+            await self.cycle()
+        self.hang("host events not delivered between ticks")
+
+    async def write_region(self, core, region, words):
+        for i, w in enumerate(words):
+            await self.write(region, i, w, core=core)
+
+    async def read_region(self, core, region, n):
+        return await self.read_many(region, range(n), core=core)
+
+    async def inject(self, events):
+        lay = self.g.axon_event_layout
+        words = [pack(lay, core=c, axon=a) for c, a in events]
+        # host_in.ready depends on valid through the root arbiter.
+        await self.send("host_in", words, ready_follows_valid=True)
+
+    async def drain(self):
+        return [(e["tick"], e["core"], e["neuron"]) for e in await super().drain()]
+
+    def counters(self):
+        d = self.dut
+        got = {name: getattr(d, name).value.to_unsigned() for name in COUNTERS}
+        for name in ("carried", "stalled"):
+            got[name] = [
+                getattr(d, f"{name}__{i}").value.to_unsigned() for i in range(len(self.g.levels))
+            ]
+        return got

@@ -18,9 +18,8 @@ import click
 
 from spikeloom.boards import TARGETS, Target, target
 from spikeloom.defs import GEOMETRY_FIELDS, Geometry
-
-from .board import describe
-from .transport import default_baud
+from spikeloom.host.board import describe
+from spikeloom.host.transport import default_baud
 
 __all__ = [
     "BOARDS_DEFAULT",

@@ -1,6 +1,6 @@
 """CLI commands for network files: ``import-nir`` and ``check-network``.
 
-Registered on the ``spikeloom`` group at the end of ``host/cli.py``. This
+Registered on the ``spikeloom`` group at the end of ``host/cli/__init__.py``. This
 module does not import ``cli`` (which imports it), so there is no cycle.
 """
 

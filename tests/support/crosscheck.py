@@ -1,0 +1,95 @@
+"""The cross-checks' designs and jobs, shared by their tests and the mutation gate.
+
+Geometry tables and one function per cocotb job kind (chip, learning, UART),
+so ``tests/test_mutation.py`` runs a job of the same kind as a cross-check
+without importing its test module. ``design`` is the session's
+``Design.get`` (``tests/conftest.py``); a ``variant`` or ``core_cls`` names
+another build (a mutant).
+"""
+
+from spikeloom.defs import Geometry
+from spikeloom.protocol import LinkConfig
+
+from .harness import ChipHarness, CoreHarness
+
+SMALL = dict(count_bits=2, potential_bits=8, timer_bits=4, fanout=4, tick_bits=8)
+CHIP_GEOMETRIES = {
+    # One core, P = 5 and k = 4: one full-count entry is half the range.
+    "l1": Geometry(
+        levels=(1,),
+        neurons=16,
+        axons=16,
+        lanes=4,
+        **{**SMALL, "count_bits": 4, "potential_bits": 5},
+    ),
+    "l2": Geometry(levels=(2,), neurons=16, axons=32, lanes=4, **SMALL),
+    "l4": Geometry(levels=(4,), neurons=16, axons=16, lanes=4, **SMALL),
+    "l22": Geometry(levels=(2, 2), neurons=8, axons=16, lanes=2, **SMALL),
+    "l44": Geometry(levels=(4, 4), neurons=8, axons=16, lanes=4, **SMALL),
+    # Not powers of two: 6 cores (core numbers 6 and 7 do not exist), fan-out 2.
+    "l32": Geometry(levels=(3, 2), neurons=8, axons=16, lanes=2, **{**SMALL, "fanout": 2}),
+    # Virtual cores: V logical cores time-share one engine (no learning unit).
+    "l4v2": Geometry(levels=(4,), neurons=16, axons=16, lanes=4, history=0, virtual=2, **SMALL),
+    "l42v4": Geometry(levels=(4, 2), neurons=8, axons=16, lanes=2, history=0, virtual=4, **SMALL),
+    # Two levels, 6 cores; one lane.
+    "l23v2": Geometry(levels=(2, 3), neurons=8, axons=8, lanes=1, history=0, virtual=2, **SMALL),
+}
+
+LEARNING_GEOMETRIES = {
+    # 8 neurons, 8 axons, 2 lanes, 3-bit counts, 10-bit potentials, H = 3.
+    "l8a8": Geometry(
+        neurons=8, axons=8, lanes=2, count_bits=3, potential_bits=10, timer_bits=4, history=3
+    ),
+    # One group (lanes = N), 2-bit counts, H = 1.
+    "l4a4": Geometry(
+        neurons=4, axons=4, lanes=4, count_bits=2, potential_bits=8, timer_bits=3, history=1
+    ),
+}
+
+# Two cores, so routing and host events are in play; a short idle timeout
+# and a small event FIFO, so both are exercised.
+UART_GEOMETRY = Geometry(
+    levels=(2,),
+    neurons=16,
+    axons=16,
+    lanes=4,
+    count_bits=2,
+    potential_bits=8,
+    timer_bits=4,
+    tick_bits=8,
+)
+UART_LINK = LinkConfig(clocks_per_bit=4, rx_fifo=1024, event_fifo=64, timeout_bits=64)
+
+
+def run_chip_job(
+    design, simulator, gname, seed, networks, ticks, throttle, state_every, learning=0, variant=""
+):
+    """One cocotb job; ``variant`` names a different build (a mutant, tests/test_mutation.py)."""
+    g = CHIP_GEOMETRIES[gname]
+    built = design(f"chip_{gname}{variant}", lambda: ChipHarness(g), simulator)
+    job = {
+        "geometry": g.as_dict(),
+        "seed": seed,
+        "networks": networks,
+        "ticks": ticks,
+        "throttle": throttle,
+        "state_every": state_every,
+        "readback_networks": 1,
+        "learning": learning,
+    }
+    return built.run("cocotb_chip", job, f"s{seed}")
+
+
+def run_learning_job(design, simulator, gname, seed, nets, ticks, core_cls=None):
+    g = LEARNING_GEOMETRIES[gname]
+    key = "learn_" + (gname if core_cls is None else f"{gname}_{core_cls.__name__}")
+    kwargs = {} if core_cls is None else {"core_cls": core_cls}
+    built = design(key, lambda: CoreHarness(g, **kwargs), simulator)
+    job = {"geometry": g.as_dict(), "seed": seed, "nets": nets, "ticks": ticks}
+    return built.run("cocotb_learning", job, f"s{seed}")
+
+
+def uart_system():
+    from spikeloom.hdl.system import System
+
+    return System(UART_GEOMETRY, UART_LINK)
