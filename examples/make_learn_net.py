@@ -15,7 +15,7 @@ a small competitive layer that learns from the host's input:
 
 ``spikeloom run --learn --network examples/learn.toml --input
 examples/learn_in.csv`` trains it; ``--save`` writes the learned network.
-Run ``python -m examples.make_learn_net`` to remake the files (they are
+Run ``python -m spikeloom.examples.make_learn_net`` to remake the files (they are
 committed; the result is the same every time).
 """
 

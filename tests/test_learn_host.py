@@ -14,18 +14,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from spikeloom.defs import LEARN_FIELDS, LearnConfig
+from spikeloom.examples import make_learn_net
+from spikeloom.host.board import Board, BoardError
+from spikeloom.host.eventfile import read_events, read_inputs
+from spikeloom.host.netfile import load_network, save_network
+from spikeloom.host.transport import SIM_GEOMETRY, GoldenTransport
+from spikeloom.network import LEARNING_KEYS, Learning, Network, NetworkError
+from spikeloom.sim.top import ChipModel
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the examples package
-
-from examples import make_learn_net  # noqa: E402
-from spikeloom.defs import LEARN_FIELDS, LearnConfig  # noqa: E402
-from spikeloom.host.board import Board, BoardError  # noqa: E402
-from spikeloom.host.eventfile import read_events, read_inputs  # noqa: E402
-from spikeloom.host.netfile import load_network, save_network  # noqa: E402
-from spikeloom.host.transport import SIM_GEOMETRY, GoldenTransport  # noqa: E402
-from spikeloom.network import LEARNING_KEYS, Learning, Network, NetworkError  # noqa: E402
-from spikeloom.sim.top import ChipModel  # noqa: E402
-
 EXAMPLE = ROOT / "examples" / "learn.toml"
 INPUT = ROOT / "examples" / "learn_in.csv"
 EXE = str(Path(sys.executable).parent / "spikeloom")

@@ -476,7 +476,7 @@ def run_cmd(
 
 def _save_network(board, path: Path, description: str) -> None:
     """Read the device's network (with its learning section) into a network file."""
-    from .netfile import save_network
+    from spikeloom.host.netfile import save_network
 
     with human_errors():
         with progress_bar(f"reading the network into {path.name}") as progress:
@@ -494,7 +494,7 @@ def save_cmd(network, port, target, baud, timeout):
     learning registers (with the seeds, which only the host that set them
     knows: none here). Neuron states are not saved: a network starts from rest.
     """
-    from . import eventfile
+    from spikeloom.host import eventfile
 
     with human_errors():
         eventfile.check_writable(network)
