@@ -75,26 +75,26 @@ class Config:
     #: than ``level`` (256 axons); "onoff": 11 x 11 images (the central 22 x
     #: 22 pixels averaged 2 x 2), an ON axon per pixel for brighter than
     #: ``level`` and an OFF axon for the others (242 of the 256 axons).
-    code: str = "on"
+    code: str = "top"
     level: int = 64  #: a pixel (0..255 after averaging) brighter than this sends an event
     #: with ``code`` "top": the ``top`` brightest pixels send an event (so
     #: every image sends the same number of events)
-    top: int = 30
+    top: int = 40
     spread: int = 1  #: ticks the latency code spreads the events over (1: all at once)
-    threshold: int = 1500
+    threshold: int = 800  #: fires by tick 31 iff at least 26 of its synapses see an event
     window: int = 32  #: counter window W (the answer must come within it)
     inhibition: int = 63
-    density: float = 0.3  #: initial probability of a (count 1) synapse per axon row
+    density: float = 0.9  #: initial probability of a (count 1) synapse per axon row
     p_plus: float = 0.0
     p_minus: float = 0.1
     p_grow: float = 0.02
-    epochs: int = 2  #: passes over the training set with growth
+    epochs: int = 5  #: passes over the training set with growth
     settle_epochs: int = 1  #: then passes without growth
     split_state: int = 0  #: train_test_split random_state (fixed)
     #: After training, the host sets each neuron's threshold to ``scale *
     #: |w|`` (the Euclidean norm of its axon synapses' counts): the first to
     #: fire is then the template of largest cosine similarity (0: keep).
-    scale: float = 0.0
+    scale: float = 45.0
 
     @property
     def geometry(self) -> Geometry:
