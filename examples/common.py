@@ -98,10 +98,15 @@ def chip_clocks(r: Replay, spikes: np.ndarray, learn_bits=None) -> dict:
     fired = spikes.sum(axis=1)
     posts = (spikes & learn_bits).sum(axis=1)
     tick = learn = 0
+    sums = {"learn_ticks": 0, "posts": 0, "grow_rows": 0}  # learn_cycles is linear in these
     for t in range(n):
         rows = len(set(r.inputs[t])) + (int(fired[t - 1]) if t else 0)
         tick += tick_cycles(g, rows)
         cfg = r.configs[t]
         if cfg.learn and g.history:
-            learn += learn_cycles(g, int(posts[t]), rows if cfg.p_grow else 0)
-    return {"ticks": n, "tick_clocks": tick, "learn_clocks": learn, "clocks": tick + learn}
+            grow = rows if cfg.p_grow else 0
+            learn += learn_cycles(g, int(posts[t]), grow)
+            sums["learn_ticks"] += 1
+            sums["posts"] += int(posts[t])
+            sums["grow_rows"] += grow
+    return {"ticks": n, "tick_clocks": tick, "learn_clocks": learn, "clocks": tick + learn, **sums}
