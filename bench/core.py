@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spikeloom.boards import target
+from spikeloom.boards import TARGETS, target
 from spikeloom.defs import Geometry
 from spikeloom.hdl.core import Core, tick_cycles
 from spikeloom.sim.core import CoreModel
@@ -243,7 +243,9 @@ def main(argv=None):
         write_table(json.loads(results.read_text()), table)
         return
     n = UP5K_CORE.neurons
-    sizes = [64] if args.quick else sorted({64, n, 1024})
+    # Every board's N, so that docs/results.md has each board's benchmark row.
+    boards = {t.geometry.neurons for t in TARGETS.values()}
+    sizes = [64] if args.quick else sorted({64, n, 1024} | boards)
     activities = [0.05, 0.5] if args.quick else [0.0, 0.01, 0.05, 0.2, 0.5, 1.0]
     res = {
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),

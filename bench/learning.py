@@ -46,6 +46,7 @@ import numpy as np
 from spikeloom.boards import TARGETS
 from spikeloom.defs import Geometry
 from spikeloom.examples import abc_abd, digits, mnist
+from spikeloom.hdl.learning import learn_cycles
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -349,11 +350,12 @@ def on_board(part: dict) -> dict:
     board = board_fit(part["geometry"])
     out = {"board": board, **part["chip_clocks"]}
     if board:  # the board's core may have more (empty) axon rows: more learn clocks
-        b = TARGETS[board].geometry
+        b = replace(TARGETS[board].geometry, levels=(1,), virtual=1)
+        base = learn_cycles(b, 0, 0)  # learn_cycles is linear in posts and growing rows
         out["learn_clocks"] = (
-            2 * out["learn_ticks"]
-            + b.rows * (2 * out["learn_ticks"] + 2 * out["posts"])
-            + out["grow_rows"] * (b.groups + 4)
+            out["learn_ticks"] * base
+            + out["posts"] * (learn_cycles(b, 1, 0) - base)
+            + out["grow_rows"] * (learn_cycles(b, 0, 1) - base)
         )
         out["clocks"] = out["tick_clocks"] + out["learn_clocks"]
     fmax = json.loads(BOARDS.read_text()).get(board, {}) if board and BOARDS.exists() else {}

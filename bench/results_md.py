@@ -8,14 +8,15 @@ per second on the benchmark network; beside them, published figures of
 NeuroCoreX and ODIN with their sources (the only numbers this script holds,
 each with its citation).
 
-Peak entries per second = crossbar entries per clock (``lanes`` per core, all
-cores in parallel) × Fmax. Ticks per second = Fmax / cycles per tick, the
+Peak entries per second = crossbar entries per clock (``lanes`` per core
+engine, all engines in parallel) × Fmax. Ticks per second = Fmax / cycles per tick, the
 cycles from the core's cycle formula (``hdl/core.tick_cycles``, which
 ``bench/core.py`` checks against every simulated tick) at the activity
 measured on the 5 % benchmark network of ``bench/results/core.json`` with the
 board's N (N = A, 5 % of axons active per tick, 5 % dense, LIF), for the
-board's ``lanes``. With several cores the cores tick in parallel on the same
-load; the bus is not counted.
+board's ``lanes``. With several engines the engines tick in parallel on the
+same load, an engine's V virtual cores one after another (the formula
+covers it); the bus is not counted.
 """
 
 from __future__ import annotations
@@ -117,8 +118,9 @@ def render(boards: dict, core: dict) -> str:
         "5 % of axons active per tick, 5 % dense, LIF), one per core. Ticks per second = "
         "Fmax / cycles per tick, from the core's cycle formula (`hdl/core.tick_cycles`, checked "
         "against every simulated tick by `bench/core.py`) at that network's measured activity "
-        "(active rows per tick), for the board's `lanes`; cores tick in parallel, "
-        "the bus is not counted. Peak entries per second = `lanes` × cores × Fmax.",
+        "(active rows per tick), for the board's `lanes`; engines tick in parallel, an "
+        "engine's V virtual cores in turn; the bus is not counted. Peak entries per second = "
+        "`lanes` × engines × Fmax.",
         "",
     ]
     for name, r in boards.items():
@@ -127,14 +129,15 @@ def render(boards: dict, core: dict) -> str:
         geo = (
             f"levels {tuple(g['levels'])}, N = {g['neurons']}, A = {g['axons']}, "
             f"lanes = {g['lanes']}, k = {g['count_bits']}, P = {g['potential_bits']}, "
-            f"F = {g['fanout']}"
+            f"F = {g['fanout']}, V = {g.get('virtual', 1)}"
         )
         if "error" in r:
             out += [f"Geometry: {geo}.", "", f"**Build failed**: {r['error']}", ""]
             continue
         res = r["resources"]
         fmax = r["fmax_mhz"]
-        peak = g["lanes"] * r["cores"] * fmax * 1e6
+        # Engines read their crossbars in parallel; an engine's V cores in turn.
+        peak = g["lanes"] * (r["cores"] // g.get("virtual", 1)) * fmax * 1e6
         ticks = "—"
         bench = _benchmark(core, g["neurons"])
         if bench:

@@ -65,12 +65,19 @@ _ULX3S = Target(
     platform_class="amaranth_boards.ulx3s:ULX3S_85F_Platform",
     family="ecp5",
     device="LFE5U-85F-6BG381C",
-    # Eight cores on a two-level tree; 2-bit entries (k = 1) so that
-    # the 1 M crossbar entries fit the EBR, 16 per clock per core.
-    # 40 MHz: a 100 MHz build placed at 46.8 MHz, held by the fan-out
-    # unit's route-table read (block-RAM output to its own address).
+    # 32 cores of 128 neurons on a two-level tree, four per engine (virtual
+    # cores: 8 engines); 2-bit entries (k = 1) so that the 1 M crossbar
+    # entries fit the EBR (196 of 208), 16 per clock per engine.
     geometry=Geometry(
-        levels=(4, 2), neurons=256, axons=256, count_bits=1, lanes=16, fanout=4, history=0
+        levels=(8, 4),
+        neurons=128,
+        axons=128,
+        count_bits=1,
+        potential_bits=12,
+        fanout=2,
+        lanes=16,
+        history=0,
+        virtual=4,
     ),
     clock_hz=40e6,
     baud=1_000_000,

@@ -10,16 +10,21 @@ group the core hands its crossbar and parameter read ports to this unit
 
 * ``ROW``, ``HIST``: read, shift and write back the row's H-bit history
   (``hist``) and its mark (``cur``, cleared again);
-* ``S_RD``, ``S_WR`` per listed spike j: read entry (r, j); if it holds a
-  synapse, draw once and potentiate (the row was active in the window) or
-  depress it, writing the entry back in place;
+* ``S_RD``, ``S_DEC``, ``S_WR`` per listed spike j: read entry (r, j); if
+  it holds a synapse, draw once and decide to potentiate (the row was
+  active in the window) or depress it (registered); write the entry back
+  in place;
 * if the row was marked and P_GROW ≠ 0: ``G_SCAN`` counts the row's
   synapses (one crossbar word per clock, ``G_SUM`` adds the last), ``G_U``
-  draws the chance, ``G_V`` the column, ``G_WR`` grows it.
+  draws the chance, ``G_V`` the column, ``G_DEC`` decides (registered),
+  ``G_WR`` grows it.
+
+Every read-modify-write is split into read, decide and write clocks, so
+no path runs from the crossbar's output to its write enables.
 
 Timing, with P listed spikes and M marked rows (when P_GROW ≠ 0)::
 
-    learn cycles = 2 + (N + A) * (2 + 2 P) + M * (G + 4),   G = N / lanes
+    learn cycles = 2 + (N + A) * (2 + 3 P) + M * (G + 5),   G = N / lanes
 
 counted from the core's ``start`` to ``done`` inclusive; ``learn_cycles()``
 computes it. The crossbar port is single-address (as the core's): a write
@@ -51,7 +56,7 @@ __all__ = ["LearningUnit", "learn_cycles", "xorshift32_step"]
 def learn_cycles(geometry: Geometry, posts: int, grow_rows: int) -> int:
     """Clocks of one learn phase (see the module docstring)."""
     g = geometry
-    return 2 + g.rows * (2 + 2 * posts) + grow_rows * (g.groups + 4)
+    return 2 + g.rows * (2 + 3 * posts) + grow_rows * (g.groups + 5)
 
 
 def xorshift32_step(x):
@@ -128,6 +133,10 @@ class LearningUnit(wiring.Component):
         ne = Signal(len(n) + EPISODE_BITS + 1)
         lhs = Signal(len(ne) + PROB_BITS)
         rhs = Signal(PROB_BITS + 1 + EPISODE_BITS)
+
+        # The decided write of a read-modify-write (S_DEC / G_DEC -> *_WR).
+        w_en = Signal()
+        w_entry = Signal(g.entry_layout)
 
         def lane_of(x):
             return x[:lane_bits] if lane_bits else Const(0, 1)
@@ -215,20 +224,25 @@ class LearningUnit(wiring.Component):
             with m.State("S_RD"):
                 xb_at(grp_of(post_rd.data), r)
                 m.d.sync += j.eq(post_rd.data)
+                m.next = "S_DEC"
+            with m.State("S_DEC"):
+                xb_at(grp_of(j), r)
+                e = self.xb_rdata[lane_of(j)]
+                inc = pre & (u_now < self.cfg.p_plus) & (e.count != g.max_count)
+                dec = ~pre & (u_now < self.cfg.p_minus)
+                m.d.comb += draw.eq(e.count != 0)
+                m.d.sync += [
+                    w_en.eq(draw & (inc | dec)),
+                    w_entry.sign.eq(e.sign),
+                    w_entry.count.eq(Mux(inc, e.count + 1, e.count - 1)),
+                ]
                 m.next = "S_WR"
             with m.State("S_WR"):
                 xb_at(grp_of(j), r)
-                e = self.xb_rdata[lane_of(j)]
-                inc = Signal()
-                dec = Signal()
                 m.d.comb += [
-                    draw.eq(e.count != 0),
-                    inc.eq(pre & (u_now < self.cfg.p_plus) & (e.count != g.max_count)),
-                    dec.eq(~pre & (u_now < self.cfg.p_minus)),
                     self.xb_lane.eq(lane_of(j)),
-                    self.xb_wdata.sign.eq(e.sign),
-                    self.xb_wdata.count.eq(Mux(inc, e.count + 1, e.count - 1)),
-                    self.xb_we.eq(draw & (inc | dec)),
+                    self.xb_wdata.eq(w_entry),
+                    self.xb_we.eq(w_en),
                     # The next listed spike is read now, for S_RD.
                     post_rd.addr.eq(k + 1),
                 ]
@@ -256,15 +270,22 @@ class LearningUnit(wiring.Component):
                 m.d.comb += [draw.eq(1), self.par_addr.eq(c)]
                 xb_at(grp_of(c), r)
                 m.d.sync += [col.eq(c), lhs.eq(u * ne)]
+                m.next = "G_DEC"
+            with m.State("G_DEC"):
+                xb_at(grp_of(col), r)
+                e = self.xb_rdata[lane_of(col)]
+                m.d.sync += [
+                    w_en.eq((lhs < rhs) & (e.count == 0) & self.par_learn),
+                    w_entry.sign.eq(e.sign),
+                    w_entry.count.eq(1),
+                ]
                 m.next = "G_WR"
             with m.State("G_WR"):
                 xb_at(grp_of(col), r)
-                e = self.xb_rdata[lane_of(col)]
                 m.d.comb += [
                     self.xb_lane.eq(lane_of(col)),
-                    self.xb_wdata.sign.eq(e.sign),
-                    self.xb_wdata.count.eq(1),
-                    self.xb_we.eq((lhs < rhs) & (e.count == 0) & self.par_learn),
+                    self.xb_wdata.eq(w_entry),
+                    self.xb_we.eq(w_en),
                 ]
                 next_row()
             with m.State("DONE"):

@@ -215,6 +215,11 @@ def _read_toml(path: Path) -> dict:
         raise NetworkError(f"{path}: not valid TOML: {e}") from None
 
 
+#: Geometry fields a file may leave out (their ``Geometry`` default): added
+#: after files were written, and changing only how the chip is built.
+OPTIONAL_GEOMETRY = ("virtual",)
+
+
 def _geometry_from(table, where: str) -> Geometry:
     if not isinstance(table, dict):
         raise NetworkError(f"{where}geometry: expected a table, got {_describe(table)}")
@@ -225,6 +230,8 @@ def _geometry_from(table, where: str) -> Geometry:
             )
     fields = {}
     for key in GEOMETRY_FIELDS:
+        if key not in table and key in OPTIONAL_GEOMETRY:
+            continue  # the Geometry default
         if key not in table:
             raise NetworkError(f"{where}geometry.{key}: missing")
         value = table[key]

@@ -25,6 +25,7 @@ import time
 from spikeloom import protocol as P
 from spikeloom.boards import TARGETS
 from spikeloom.defs import Geometry
+from spikeloom.sim.rtl.bridge import SIM_LINK
 
 from .board import BoardError
 
@@ -56,9 +57,7 @@ SIM_GEOMETRY = Geometry(
     timer_bits=8,
     tick_bits=16,
 )
-#: The link of the ``golden`` and ``sim`` devices: the fastest UART divisor,
-#: and a short idle timeout, so that a simulated line costs few clocks.
-SIM_LINK = P.LinkConfig(clocks_per_bit=4, timeout_bits=256)
+# SIM_LINK (imported): the link of the ``golden`` and ``sim`` devices, the bridge's.
 
 
 def default_baud(board=None) -> int:

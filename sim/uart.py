@@ -25,13 +25,13 @@ import numpy as np
 
 from spikeloom import protocol as P
 from spikeloom.defs import (
-    PARAM_FIELDS,
     STATE_FIELDS,
     Geometry,
     LearnConfig,
     Region,
     pack_array,
     unpack,
+    unpack_array,
 )
 from spikeloom.network import Network
 
@@ -250,26 +250,13 @@ class LinkModel:
         return self.net.region_words(core, region)
 
     def _write_words(self, core, region, index, words):
-        g, net = self.g, self.net
-        layout = g.region_layout(region)
-        for i, w in enumerate(words, start=index):
-            f = unpack(layout, w)
-            if region == Region.CROSSBAR:
-                row, col = divmod(i, g.neurons)
-                net.count[core, row, col], net.sign[core, row, col] = f["count"], f["sign"]
-            elif region == Region.PARAMS:
-                for k in PARAM_FIELDS:
-                    net.params[k][core, i] = f[k]
-            elif region == Region.STATE:
-                for k in STATE_FIELDS:
-                    self.chip.state[k][core, i] = f[k]
-            else:
-                n, e = divmod(i, g.fanout)
-                net.route_valid[core, n, e] = f["valid"]
-                net.route_core[core, n, e] = f["core"]
-                net.route_axon[core, n, e] = f["axon"]
-        if region != Region.STATE:
-            self._stale = True  # reloaded once before the next tick, not per frame
+        if region == Region.STATE:
+            f = unpack_array(self.g.state_layout, words)
+            for k in STATE_FIELDS:
+                self.chip.state[k][core, index : index + len(words)] = f[k]
+            return
+        self.net.set_region_words(core, region, index, words)
+        self._stale = True  # reloaded once before the next tick, not per frame
 
     def _cmd_inject(self, args, payload):
         size = P.INJECT_EVENT.size // 8

@@ -377,6 +377,21 @@ def pack_array(layout: data.StructLayout, **fields) -> list[int]:
     return [int(w) for w in words.reshape(-1)]
 
 
+def unpack_array(layout: data.StructLayout, words) -> dict[str, np.ndarray]:
+    """Vectorised :func:`unpack`: each field of ``layout`` as an int64 array, one per word.
+
+    Signed fields are sign-extended.
+    """
+    w = np.array(list(words), dtype=object)
+    out = {}
+    for name, f in layout:
+        v = ((w >> f.offset) & ((1 << f.width) - 1) if len(w) else w).astype(np.int64)
+        if f.shape.signed:
+            v = np.where(v >> (f.width - 1), v - (1 << f.width), v)
+        out[name] = v
+    return out
+
+
 # -- learning (docs/semantics.md section 6) ----------------------------------
 
 #: A probability is a fixed-point number p / PROB_ONE, p in 0 .. PROB_ONE; an

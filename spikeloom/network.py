@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from spikeloom.defs import LEARN_FIELDS, PARAM_FIELDS, Geometry, LearnConfig, Region, pack_array
+from spikeloom.defs import (
+    LEARN_FIELDS,
+    PARAM_FIELDS,
+    Geometry,
+    LearnConfig,
+    Region,
+    pack_array,
+    unpack_array,
+)
 
 __all__ = ["Network", "NetworkError", "Learning", "PARAM_FIELDS", "LEARNING_KEYS", "SEED_KEY"]
 
@@ -160,3 +168,26 @@ class Network:
                 axon=self.route_axon[core].ravel(),
             )
         return [0] * g.region_depth(region)
+
+    def set_region_words(self, core: int, region: Region, index: int, words) -> None:
+        """Write configuration-port words of one region of ``core`` from ``index``.
+
+        The inverse of :meth:`region_words`; ``Region.STATE`` is not part of
+        a network (ValueError).
+        """
+        g = self.geometry
+        region = Region(region)
+        if region == Region.STATE:
+            raise ValueError("Region.STATE is not part of a network")
+        f = unpack_array(g.region_layout(region), words)
+        span = slice(index, index + len(f[next(iter(f))]))
+        if region == Region.CROSSBAR:
+            self.count[core].reshape(-1)[span] = f["count"]
+            self.sign[core].reshape(-1)[span] = f["sign"]
+        elif region == Region.PARAMS:
+            for k in PARAM_FIELDS:
+                self.params[k][core][span] = f[k]
+        else:
+            self.route_valid[core].reshape(-1)[span] = f["valid"]
+            self.route_core[core].reshape(-1)[span] = f["core"]
+            self.route_axon[core].reshape(-1)[span] = f["axon"]

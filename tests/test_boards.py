@@ -63,7 +63,9 @@ def test_up5k_smoke_build(tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert REPORT_KEYS <= set(report), report
     assert report["board"] == "icebreaker" and report["device"] == "iCE40UP5K-SG48"
-    assert report["neurons"] == 8 and report["synapses"] == 8 * 16
+    cores = TARGETS["icebreaker"].geometry.cores
+    assert report["cores"] == cores and report["neurons"] == 8 * cores
+    assert report["synapses"] == cores * 8 * 16
     assert report["geometry"]["neurons"] == 8 and report["geometry"]["potential_bits"] == 8
     # The crossbar lives in SPRAM on the UP5K (the board's yosys script).
     res = report["resources"]

@@ -54,7 +54,7 @@ def test_learning_matches_golden(design, simulator, gname, seed, nets, ticks):
 
 MUTATIONS = {
     "depression ignores the window": (
-        "dec.eq(~pre & (u_now < self.cfg.p_minus))",
+        "dec = ~pre & (u_now < self.cfg.p_minus)",
         "~pre & ",
         "",
     ),

@@ -372,3 +372,16 @@ def test_cli_check_network_misshaped_array(saved):
     assert r.returncode == 1
     assert "sign: shape (4, 16, 16), expected (4, 16, 8)" in r.stderr
     assert "Traceback" not in r.stderr + r.stdout
+
+
+def test_a_file_without_virtual_loads_with_one_core_per_engine(tmp_path):
+    """``geometry.virtual`` came after files were written: a file without it loads."""
+    import re
+
+    src = Path(__file__).resolve().parent.parent / "examples" / "net.toml"
+    text = re.sub(r"(?m)^virtual = .*\n", "", src.read_text())
+    assert "virtual" not in text.split("[meta]")[0]
+    (tmp_path / "net.toml").write_text(text)
+    (tmp_path / "net.npz").write_bytes(src.with_suffix(".npz").read_bytes())
+    net = load_network(tmp_path / "net.toml")
+    assert net.geometry.virtual == 1

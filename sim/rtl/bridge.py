@@ -33,7 +33,7 @@ from pathlib import Path
 from spikeloom.defs import Geometry
 from spikeloom.protocol import LinkConfig
 
-__all__ = ["SimServer", "launch", "build_system", "cache_root"]
+__all__ = ["SIM_LINK", "SimServer", "launch", "build_system", "cache_root"]
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Sources whose change makes a new build (the gateware and what it imports).
@@ -43,6 +43,9 @@ SOURCES = [
     ROOT / "spikeloom" / "protocol.py",
 ]
 NAME = "spikeloom_system"
+#: The link of simulated devices (the host's ``golden`` and ``sim``): the fastest
+#: UART divisor, and a short idle timeout, so that a simulated line costs few clocks.
+SIM_LINK = LinkConfig(clocks_per_bit=4, timeout_bits=256)
 
 
 def cache_root() -> Path:
@@ -194,7 +197,7 @@ def launch(
     while it runs and when it is done. Raises RuntimeError with the
     simulator's log if it fails to start.
     """
-    link = link or LinkConfig(clocks_per_bit=4, timeout_bits=256)
+    link = link or SIM_LINK
     simulator = simulator or default_simulator()
     say = progress or (lambda text: None)
     building = not is_built(geometry, link, simulator)

@@ -19,9 +19,9 @@ import numpy as np
 from cocotb.triggers import FallingEdge, First, ReadOnly, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
+from spikeloom.defs import CORE_REGIONS, STATE_FIELDS, Geometry, Region, pack, unpack
 from spikeloom.defs import COUNTERS as CHIP_COUNTERS
-from spikeloom.defs import STATE_FIELDS, Geometry, Region, pack, unpack
-from spikeloom.hdl.core import tick_cycles
+from spikeloom.hdl.core import Core, tick_cycles
 from spikeloom.hdl.learning import learn_cycles
 from spikeloom.hdl.top import COUNTER_LAG
 
@@ -424,3 +424,18 @@ class ChipTB(HarnessTB):
                 getattr(d, f"{name}__{i}").value.to_unsigned() for i in range(len(self.g.levels))
             ]
         return got
+
+
+class CoreTB(HarnessTB):
+    """One core (``CoreHarness``): events are its spikes; input events are
+    axon numbers (``Cat(axon, vc)`` for an engine of virtual cores)."""
+
+    idle_inputs = ("axon_in__valid",)
+    regions = CORE_REGIONS
+
+    def __init__(self, dut, g: Geometry):
+        super().__init__(dut, g, Core.spike_layout_of(g))
+
+    async def inject(self, axons):
+        # `ready` depends on the core's state only: no need to settle.
+        await self.send("axon_in", axons)
