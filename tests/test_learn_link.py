@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spikeloom.defs import Region
-from spikeloom.host.board import Board, _fields
+from spikeloom.defs import Region, unpack_array
+from spikeloom.host.board import Board
 from spikeloom.host.eventfile import read_inputs
 from spikeloom.host.netfile import load_network
 from spikeloom.host.transport import SIM_GEOMETRY, SIM_LINK, SimTransport
@@ -45,7 +45,7 @@ pytestmark = pytest.mark.skipif(not SIMULATORS, reason="no RTL simulator")
 def _crossbar(board: Board, core: int) -> np.ndarray:
     g = board.geometry
     words = board.read_mem(core, Region.CROSSBAR, 0, g.region_depth(Region.CROSSBAR))
-    return _fields(g.entry_layout, words)["count"].reshape(g.rows, g.neurons)
+    return unpack_array(g.entry_layout, words)["count"].reshape(g.rows, g.neurons)
 
 
 def _first_event_diff(got, want) -> str:
