@@ -35,7 +35,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 from spikeloom.defs import Geometry, LearnConfig, Model, next_phase  # noqa: E402
-from spikeloom.examples.common import Replay, replay, zero_state  # noqa: E402
+from spikeloom.examples.common import Replay, chip_clocks, replay, zero_state  # noqa: E402
 from spikeloom.sim.core import CoreModel  # noqa: E402
 from spikeloom.sim.learning import LearnStats  # noqa: E402
 
@@ -279,6 +279,7 @@ def run(seed: int = SEED, cfg: Config = CONFIG, plots: bool = False) -> dict:
         axon_synapses=int((core.count[core.g.neurons :] != 0).sum()),
         letter_weights=letter_weights(core, cfg).tolist(),
         learn_stats=asdict(stats),
+        chip_clocks=chip_clocks(r, spikes),
         geometry=cfg.geometry.as_dict(),
         config=asdict(cfg),
     )

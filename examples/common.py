@@ -80,3 +80,33 @@ def replay(
         if stats is not None:
             stats.add(core.learn_stats)
     return core, spikes
+
+
+def chip_clocks(r: Replay, spikes: np.ndarray, learn_bits=None) -> dict:
+    """What the training run ``r`` (its spike raster ``spikes``) costs the chip,
+    from the cycle formulas of ``hdl/core.tick_cycles`` (a tick's deliver and
+    update, output stalls aside) and ``hdl/learning.learn_cycles`` (a learn
+    phase): ``{"ticks", "tick_clocks", "learn_clocks", "clocks"}``. Row t's
+    active rows are its axon events and the neurons that spiked at t - 1;
+    the learn phase's posts are the tick's spikes of learning neurons."""
+    from spikeloom.hdl.core import tick_cycles
+    from spikeloom.hdl.learning import learn_cycles
+
+    g = r.geometry
+    n = len(spikes)
+    learn_bits = np.ones(g.neurons, dtype=bool) if learn_bits is None else learn_bits
+    fired = spikes.sum(axis=1)
+    posts = (spikes & learn_bits).sum(axis=1)
+    tick = learn = 0
+    sums = {"learn_ticks": 0, "posts": 0, "grow_rows": 0}  # learn_cycles is linear in these
+    for t in range(n):
+        rows = len(set(r.inputs[t])) + (int(fired[t - 1]) if t else 0)
+        tick += tick_cycles(g, rows)
+        cfg = r.configs[t]
+        if cfg.learn and g.history:
+            grow = rows if cfg.p_grow else 0
+            learn += learn_cycles(g, int(posts[t]), grow)
+            sums["learn_ticks"] += 1
+            sums["posts"] += int(posts[t])
+            sums["grow_rows"] += grow
+    return {"ticks": n, "tick_clocks": tick, "learn_clocks": learn, "clocks": tick + learn, **sums}

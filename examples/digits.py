@@ -40,7 +40,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 from spikeloom.defs import Geometry, LearnConfig, Model  # noqa: E402
-from spikeloom.examples.common import Replay, replay, zero_state  # noqa: E402
+from spikeloom.examples.common import Replay, chip_clocks, replay, zero_state  # noqa: E402
 from spikeloom.sim.core import CoreModel  # noqa: E402
 from spikeloom.sim.learning import LearnStats  # noqa: E402
 
@@ -278,6 +278,7 @@ def run(seed: int = SEED, cfg: Config = CONFIG, validation: bool = False, plots=
         inhibitory_synapses=int((core.count[: g.neurons] != 0).sum()),
         initial_axon_synapses=initial_axon_synapses,
         learn_stats=asdict(stats),
+        chip_clocks=chip_clocks(r, spikes),
         geometry=g.as_dict(),
         config=asdict(cfg),
     )

@@ -11,6 +11,7 @@ failure raises :class:`BoardError` with a message for humans.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,7 +30,7 @@ from spikeloom.defs import (
     pack_array,
     unpack_array,
 )
-from spikeloom.network import Network
+from spikeloom.network import Learning, Network
 
 from . import wire
 from .engine import (
@@ -98,6 +99,8 @@ class Board(Pipelined):
         #: After run_ticks: the output events of ticks before this are all in (None: none).
         self.completed_tick: int | None = None
         self._outputs: int | None = None  # output-enabled neurons of the loaded network
+        #: core -> the seed its generator was last set to by this host (RESET: 0).
+        self._seeds: dict[int, int] = {}
 
     @property
     def description(self) -> str:
@@ -379,10 +382,19 @@ class Board(Pipelined):
                 reqs.append(self._write_reqs(core, region, 0, words, tick))
         self._outputs = None
         self._exchange(itertools.chain(*reqs))
+        self._seeds = dict.fromkeys(range(g.cores), 0)  # RESET: the generators' reset state
         self._outputs = int((np.asarray(network.params["output"]) != 0).sum())
 
-    def read_network(self, progress=None) -> Network:
-        """Read back CROSSBAR, PARAMS and ROUTES of every core as a :class:`Network`."""
+    def read_network(self, progress=None, learning: bool = False) -> Network:
+        """Read back CROSSBAR, PARAMS and ROUTES of every core as a :class:`Network`.
+
+        ``learning``: also the learning section, from registers LEARN ..
+        EPISODE and the seed each core's generator was last set to by this
+        host (0 after a RESET; no seeds if a core's is unknown: a
+        generator's state cannot be read, so the seeds are where the
+        generators started, not where they are). On a chip without
+        a learning unit (history 0) there is no section.
+        """
         g = self.geometry
         regions = (Region.CROSSBAR, Region.PARAMS, Region.ROUTES)
         total = g.cores * sum(g.region_depth(r) for r in regions)
@@ -397,6 +409,10 @@ class Board(Pipelined):
         net = Network.empty(g)
         for (c, r), w in words.items():
             net.set_region_words(c, r, 0, w)
+        if learning and g.history:
+            seeds = [self._seeds.get(c) for c in range(g.cores)]
+            seeds = None if None in seeds else tuple(seeds)
+            net.learning = Learning(self.learning(), seeds)
         return net
 
     def read_state(self, core: int) -> dict[str, np.ndarray]:
@@ -501,6 +517,7 @@ class Board(Pipelined):
     def reset(self) -> None:
         """Soft reset: tick 0, FIFOs and counters cleared, memories kept (RESET)."""
         self._exchange([_Request(P.Command.RESET, "RESET", exact=True)])
+        self._seeds = dict.fromkeys(range(self.geometry.cores), 0)
 
     # -- learning ---------------------------------------------------------
 
@@ -541,6 +558,23 @@ class Board(Pipelined):
         self.write_regs(_LEARN_FIRST, [getattr(config, f) for f in LEARN_FIELDS])
         return config
 
+    def start_learning(self, learning: Learning | None = None) -> LearnConfig:
+        """Turn learning on: the parameters of a network's learning section
+        (LEARN written 1) and its seeds, if any; without one, the device's
+        own parameters with LEARN 1. One WRITE_REG (and a SEED per core);
+        returns the parameters. Refused by a chip without a learning unit."""
+        g = self.geometry
+        if not g.history:
+            raise BoardError(
+                f"{self.description} has no learning unit (history 0): build one with "
+                "--history 1 or more (or a board with learning, spikeloom boards)"
+            )
+        config = self.learning() if learning is None else learning.config
+        config = self.set_learning(dataclasses.replace(config, learn=1))
+        if learning is not None and learning.seeds is not None:
+            self.seed_cores(list(learning.seeds))
+        return config
+
     def restart_episode(self) -> None:
         """Restart the episode: the next tick has phase 0 (EPISODE read and written back)."""
         self.write_regs("EPISODE", self.read_regs("EPISODE"))
@@ -570,6 +604,7 @@ class Board(Pipelined):
         core, value = int(core), int(value)
         self._check_seed(core, value)
         self._exchange([self._seed_req(core, value)])
+        self._seeds[core] = value
 
     def seed_cores(self, seeds: int | Sequence[int]) -> list[int]:
         """Seed every core's learning generator (SEED per core, pipelined).
@@ -590,6 +625,7 @@ class Board(Pipelined):
         for c, v in enumerate(values):
             self._check_seed(c, v)
         self._exchange([self._seed_req(c, v) for c, v in enumerate(values)])
+        self._seeds.update(enumerate(values))
         return values
 
     # -- output events ----------------------------------------------------

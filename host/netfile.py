@@ -16,6 +16,14 @@ The TOML file is small and human-readable::
     description = "..."
     source = "..."
 
+    [learning]                   # optional: the learning registers, fixed point
+    learn = 1                    # LEARN_LAYOUT's fields (spikeloom.defs), all required
+    p_plus = 0                   # probabilities p / 65536
+    p_minus = 6554
+    p_grow = 1311
+    episode = 0
+    seed = [12345]               # optional: one generator seed per core
+
 The NPZ archive (``numpy.savez_compressed``) holds the arrays of
 :class:`~spikeloom.network.Network`: ``count`` and ``sign`` (cores, rows,
 neurons), ``params_<field>`` (cores, neurons) for each of ``PARAM_FIELDS``,
@@ -41,8 +49,15 @@ from pathlib import Path
 import numpy as np
 import tomli_w
 
-from spikeloom.defs import GEOMETRY_FIELDS, Geometry
-from spikeloom.network import PARAM_FIELDS, Network, NetworkError
+from spikeloom.defs import GEOMETRY_FIELDS, LEARN_FIELDS, LEARN_MAX, Geometry, LearnConfig
+from spikeloom.network import (
+    LEARNING_KEYS,
+    PARAM_FIELDS,
+    SEED_KEY,
+    Learning,
+    Network,
+    NetworkError,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -69,7 +84,7 @@ MAX_ENTRIES = 1 << 26
 #: A network description is a few hundred bytes; refuse to parse more.
 MAX_TOML_BYTES = 1 << 20
 
-_TOP_KEYS = ("format", "version", "arrays", "geometry", "meta")
+_TOP_KEYS = ("format", "version", "arrays", "geometry", "meta", "learning")
 
 
 def array_names() -> tuple[str, ...]:
@@ -135,6 +150,7 @@ def save_network(net: Network, path, meta: dict | None = None) -> Path:
     """Write ``net`` as ``path`` (``NAME.toml``) and ``NAME.npz`` beside it.
 
     ``meta``: optional strings ``name``, ``description``, ``source``. The
+    network's learning section, if any, is written as ``[learning]``. The
     network is validated first. Each array is stored as the smallest
     unsigned integer dtype that holds its field's range. Returns the TOML
     path.
@@ -159,6 +175,8 @@ def save_network(net: Network, path, meta: dict | None = None) -> Path:
     }
     if meta:
         doc["meta"] = meta
+    if net.learning is not None:
+        doc["learning"] = net.learning.as_dict()
     text = "# spikeloom network, see docs/network-format.md\n" + tomli_w.dumps(doc)
 
     _write_atomic(npz_path, lambda f: np.savez_compressed(f, **arrays))
@@ -251,6 +269,41 @@ def _geometry_from(table, where: str) -> Geometry:
     return g
 
 
+def _int_value(value, name: str, lo: int, hi: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise NetworkError(f"{name}: expected an integer, got {_describe(value)}")
+    if not lo <= value <= hi:
+        raise NetworkError(f"{name} = {value}: out of range {lo}..{hi}")
+    return value
+
+
+def _learning_from(table, where: str, g: Geometry) -> Learning:
+    """The ``[learning]`` table: every ``LEARN_LAYOUT`` field, optional seeds."""
+    if not isinstance(table, dict):
+        raise NetworkError(f"{where}learning: expected a table, got {_describe(table)}")
+    for key in table:
+        if key not in LEARNING_KEYS:
+            raise NetworkError(
+                f"{where}learning.{key}: unknown key (known: {', '.join(LEARNING_KEYS)})"
+            )
+    values = {}
+    for key in LEARN_FIELDS:
+        if key not in table:
+            raise NetworkError(f"{where}learning.{key}: missing")
+        values[key] = _int_value(table[key], f"{where}learning.{key}", 0, LEARN_MAX[key])
+    seeds = table.get(SEED_KEY)
+    if seeds is not None:
+        name = f"{where}learning.{SEED_KEY}"
+        if not isinstance(seeds, list):
+            raise NetworkError(
+                f"{name}: expected a list of integers (one per core), got {_describe(seeds)}"
+            )
+        if len(seeds) != g.cores:
+            raise NetworkError(f"{name}: {len(seeds)} seeds, expected one per core ({g.cores})")
+        seeds = tuple(_int_value(v, f"{name}[{c}]", 0, (1 << 32) - 1) for c, v in enumerate(seeds))
+    return Learning(LearnConfig(**values), seeds)
+
+
 def _read_header(zf: zipfile.ZipFile, member: str, key: str, where: str):
     """(shape, dtype) of one ``.npy`` member, read from its header only."""
     try:
@@ -298,8 +351,10 @@ def load_network_with_meta(path) -> tuple[Network, dict[str, str]]:
     meta = _check_meta(doc.get("meta", {}), where)
     g = _geometry_from(doc["geometry"], where)
 
+    learning = _learning_from(doc["learning"], where, g) if "learning" in doc else None
+
     npz_path = path.parent / doc["arrays"]
-    net = Network(geometry=g, count=None, sign=None)
+    net = Network(geometry=g, count=None, sign=None, learning=learning)
     arrays = _read_npz(npz_path, g)
     net.count, net.sign = arrays["count"], arrays["sign"]
     net.params = {k: arrays[f"params_{k}"] for k in PARAM_FIELDS}

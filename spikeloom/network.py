@@ -12,13 +12,61 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from spikeloom.defs import PARAM_FIELDS, Geometry, Region, pack_array, unpack_array
+from spikeloom.defs import (
+    LEARN_FIELDS,
+    PARAM_FIELDS,
+    Geometry,
+    LearnConfig,
+    Region,
+    pack_array,
+    unpack_array,
+)
 
-__all__ = ["Network", "NetworkError", "PARAM_FIELDS"]
+__all__ = ["Network", "NetworkError", "Learning", "PARAM_FIELDS", "LEARNING_KEYS", "SEED_KEY"]
+
+#: The key of the generator seeds in a network's learning section.
+SEED_KEY = "seed"
+#: The keys of a network's learning section: the ``LEARN_LAYOUT`` fields, then the seeds.
+LEARNING_KEYS = (*LEARN_FIELDS, SEED_KEY)
 
 
 class NetworkError(ValueError):
     """A network does not fit its geometry; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Learning:
+    """A network's learning section: the chip's learning parameters (registers
+    LEARN .. EPISODE, fixed point) and, optionally, one generator seed per core
+    (SEED; None: the generators are not seeded). The per-neuron learn-enable
+    bits are ``params["learn"]`` of the network."""
+
+    config: LearnConfig
+    seeds: tuple[int, ...] | None = None
+
+    def validate(self, geometry: Geometry) -> Learning:
+        if not isinstance(self.config, LearnConfig):
+            raise NetworkError(f"learning: a LearnConfig expected, got {self.config!r}")
+        if self.seeds is not None:
+            seeds = tuple(self.seeds)
+            if len(seeds) != geometry.cores:
+                raise NetworkError(
+                    f"learning.{SEED_KEY}: {len(seeds)} seeds, expected one per core "
+                    f"({geometry.cores})"
+                )
+            for c, v in enumerate(seeds):
+                if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                    raise NetworkError(f"learning.{SEED_KEY}[{c}] = {v!r}: an integer expected")
+                if not 0 <= v < 1 << 32:
+                    raise NetworkError(f"learning.{SEED_KEY}[{c}] = {v}: out of range 0..2**32-1")
+        return self
+
+    def as_dict(self) -> dict:
+        """The section as a table: ``LEARNING_KEYS``, the seeds only if given."""
+        d = self.config.as_dict()
+        if self.seeds is not None:
+            d[SEED_KEY] = [int(v) for v in self.seeds]
+        return d
 
 
 @dataclass
@@ -37,6 +85,8 @@ class Network:
     route_valid: np.ndarray | None = None
     route_core: np.ndarray | None = None
     route_axon: np.ndarray | None = None
+    #: The learning section (None: the network file has none).
+    learning: Learning | None = None
 
     @classmethod
     def empty(cls, geometry: Geometry) -> Network:
@@ -91,6 +141,10 @@ class Network:
         extra = set(self.params) - set(PARAM_FIELDS)
         if extra:
             raise NetworkError(f"params: unknown field(s) {sorted(extra)}")
+        if self.learning is not None:
+            if not isinstance(self.learning, Learning):
+                raise NetworkError(f"learning: a Learning expected, got {self.learning!r}")
+            self.learning.validate(g)
         return self
 
     def region_words(self, core: int, region: Region) -> list[int]:

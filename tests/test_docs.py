@@ -1,4 +1,4 @@
-"""Every command line of README.md and docs/host.md runs as written.
+"""Every command line of README.md, docs/host.md and docs/learning.md runs as written.
 
 The commands come from the fenced ``sh``/``console`` blocks (``$ `` lines in
 console blocks), and the README's ``python`` blocks run too. Each block runs
@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = [ROOT / "README.md", ROOT / "docs" / "host.md"]
+DOCS = [ROOT / "README.md", ROOT / "docs" / "host.md", ROOT / "docs" / "learning.md"]
 BIN = Path(sys.executable).parent
 SKIP = re.compile(r"^(pip |ruff |pytest|\.ci/|spikeloom (build|program)\b)")
 FENCE = re.compile(r"^```(\w*)\s*$")

@@ -1,4 +1,5 @@
-"""CLI commands that talk to a device: info, load, run, learn, read, write, status, reset, serve.
+"""CLI commands that talk to a device: info, load, save, run, learn, read, write, status,
+reset, serve.
 
 Registered on the ``spikeloom`` group at the end of ``host/cli/__init__.py``; this
 module does not import ``cli``. Every command takes ``--port``: a serial
@@ -363,23 +364,44 @@ def _check_ticks(board, first: int, ticks: int, long_ok: bool) -> None:
     "OUT's name with .probes.csv, and the plot (one READ_MEM per neuron and tick)",
 )
 @click.option("--long", "long_ok", is_flag=True, help="run even if it takes more than an hour")
+@click.option(
+    "--learn",
+    is_flag=True,
+    help="learn during the run: LEARN 1 with the [learning] parameters and seeds of --network "
+    "(without --network, the device's parameters)",
+)
+@click.option(
+    "--save",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="after the run, read the network back (crossbar, parameters, routes, learning "
+    "registers) into this network file (NAME.toml + NAME.npz)",
+)
 @board_options
-def run_cmd(ticks, network, input_, out, plot, probe, long_ok, port, target, baud, timeout):
+def run_cmd(
+    ticks, network, input_, out, plot, probe, long_ok, learn, save, port, target, baud, timeout
+):
     """Run ticks one by one with host input; write the output events (and a raster)."""
     from spikeloom.host import eventfile
 
     probe_path = out.with_name(out.stem + ".probes.csv") if probe else None
     with human_errors():
         # Refuse bad file names before anything runs.
-        for path in (out, plot, probe_path):
+        for path in (out, plot, probe_path, save):
             if path is not None:
                 eventfile.check_writable(path)
+        if save is not None and save.suffix != ".toml":
+            raise click.BadParameter("a network file name must end in .toml", param_hint="--save")
         eventfile.check_format(out)
         if plot is not None:
             eventfile.check_plot_format(plot)
         if input_ is not None:
             eventfile.check_format(input_)
         net = _load_network(network) if network is not None else None
+    if learn and net is not None and net.learning is None:
+        raise click.ClickException(
+            f"{network}: no [learning] section to learn with (docs/network-format.md): add "
+            "one, or set the parameters with spikeloom learn and run --learn without --network"
+        )
     if net is not None:
         _fits(network, net, target)
     if net is None and _fresh(port):
@@ -404,6 +426,10 @@ def run_cmd(ticks, network, input_, out, plot, probe, long_ok, port, target, bau
                 board.load(net, progress)
             log.info("loaded %s in %.1f s", network, time.monotonic() - loading)
             first = board.read_regs("TICK")[0]
+        if learn:
+            with human_errors():
+                cfg = board.start_learning(net.learning if net is not None else None)
+            log.info("learning on: %s", ", ".join(f"{k}={v}" for k, v in cfg.as_dict().items()))
         log.info(
             "running ticks %d..%d on %s (at least %.2g s a tick)",
             first, first + ticks - 1, board.description, board.tick_seconds(),
@@ -436,12 +462,49 @@ def run_cmd(ticks, network, input_, out, plot, probe, long_ok, port, target, bau
             events = eventfile.read_events(out)
             trace = eventfile.read_probes(probe_path) if probe else None
             eventfile.plot_raster(plot, events, g, first, ticks, probes=trace)
+        if save is not None:
+            what = f"after {ticks} ticks{' of learning' if learn else ''}"
+            _save_network(board, save, f"read back from {board.description} {what}")
     click.echo(
         f"ran ticks {first}..{first + ticks - 1} on {board.description}: "
         f"{writer.count} output events written to {out}"
         + (f", probes in {probe_path}" if probe else "")
         + (f", raster in {plot}" if plot is not None else "")
+        + (f"; network saved to {save}" if save is not None else "")
     )
+
+
+def _save_network(board, path: Path, description: str) -> None:
+    """Read the device's network (with its learning section) into a network file."""
+    from spikeloom.host.netfile import save_network
+
+    with human_errors():
+        with progress_bar(f"reading the network into {path.name}") as progress:
+            net = board.read_network(progress, learning=True)
+        save_network(net, path, meta={"name": path.stem, "description": description})
+
+
+@click.command("save")
+@click.argument("network", type=click.Path(dir_okay=False, path_type=Path))
+@board_options
+def save_cmd(network, port, target, baud, timeout):
+    """Read the device's network back into a network file (NAME.toml + NAME.npz).
+
+    Every core's crossbar, neuron parameters and routing table, and the
+    learning registers (with the seeds, which only the host that set them
+    knows: none here). Neuron states are not saved: a network starts from rest.
+    """
+    from spikeloom.host import eventfile
+
+    with human_errors():
+        eventfile.check_writable(network)
+    if network.suffix != ".toml":
+        raise click.BadParameter("a network file name must end in .toml", param_hint="NETWORK")
+    if _fresh(port):
+        log.warning("the %s device starts empty: see spikeloom serve, or run --save", port)
+    with open_board(port, baud, timeout, board=target) as board:
+        _save_network(board, network, f"read back from {board.description}")
+    click.echo(f"saved the network of {board.description} to {network}")
 
 
 def _run_probed(board, ticks, inputs, progress, writer, probes) -> None:
@@ -773,6 +836,7 @@ COMMANDS = (
     status_cmd,
     reset_cmd,
     load_cmd,
+    save_cmd,
     run_cmd,
     learn_cmd,
     read_group,
