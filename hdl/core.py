@@ -49,7 +49,7 @@ into output and routed events).
 The ``cfg_*`` ports read and write one element (crossbar entry, neuron
 parameters, neuron state) of :class:`~spikeloom.defs.Region` per clock while
 no tick runs (INIT included); read data is valid on ``cfg_rdata`` while ``cfg_rvalid``
-is high (the clock after ``cfg_re``).
+is high (two clocks after ``cfg_re``: the read, then a register).
 """
 
 from types import SimpleNamespace
@@ -515,7 +515,10 @@ class Core(wiring.Component):
         cfg_neuron = Cat(self.cfg_addr[: g.neuron_bits], cfg_vc)
         lane_q = Signal(range(lanes))
         region_q = Signal(REGION_BITS)
-        m.d.sync += self.cfg_rvalid.eq(self.cfg_re)
+        # Read data is registered (memory outputs reach no other logic on
+        # the way out): valid two clocks after cfg_re.
+        rvalid1 = Signal()
+        m.d.sync += [rvalid1.eq(self.cfg_re), self.cfg_rvalid.eq(rvalid1)]
         with m.If(self.cfg_re):
             m.d.sync += [lane_q.eq(cfg_lane), region_q.eq(self.cfg_region)]
         rd_elem = {
@@ -526,7 +529,7 @@ class Core(wiring.Component):
         with m.Switch(region_q):
             for region, elem in rd_elem.items():
                 with m.Case(region):
-                    m.d.comb += self.cfg_rdata.eq(elem.as_value())
+                    m.d.sync += self.cfg_rdata.eq(elem.as_value())
 
         def writes(region):
             return self.cfg_we & (self.cfg_region == region) & ~ticking

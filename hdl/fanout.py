@@ -19,7 +19,7 @@ spike or packet is held here.
 
 The ``cfg_*`` ports read and write one routing entry (index = neuron *
 fanout + entry) per clock while ``busy`` is low; read data is valid on
-``cfg_rdata`` the clock after ``cfg_re``.
+``cfg_rdata`` (registered) two clocks after ``cfg_re``.
 
 With virtual cores (``Geometry.virtual`` = V > 1) one unit serves the
 engine's V logical cores: spikes carry ``Cat(neuron, vc)``
@@ -138,15 +138,17 @@ class Fanout(wiring.Component):
         cfg_vc = self.cfg_vc if vb else Const(0, 0)
         cfg_neuron = Cat(self.cfg_addr[fan_bits : fan_bits + max(1, nb)], cfg_vc)
         entry_q = Signal(range(fan))
-        m.d.sync += self.cfg_rvalid.eq(self.cfg_re)
+        # Read data is registered: valid two clocks after cfg_re.
+        rvalid1 = Signal()
+        m.d.sync += [rvalid1.eq(self.cfg_re), self.cfg_rvalid.eq(rvalid1)]
         with m.If(self.cfg_re):
             m.d.sync += entry_q.eq(cfg_entry)
         with m.If(self.busy):
             m.d.comb += rd.addr.eq(head.neuron)
         with m.Else():
             m.d.comb += rd.addr.eq(cfg_neuron)
+        m.d.sync += self.cfg_rdata.eq(rd.data[entry_q].as_value())
         m.d.comb += [
-            self.cfg_rdata.eq(rd.data[entry_q].as_value()),
             wr.addr.eq(cfg_neuron),
             wr.data.eq(Cat(*[self.cfg_wdata[: entry.size]] * fan)),
             wr.en.eq(Mux(self.cfg_we & ~self.busy, Const(1, fan) << cfg_entry, 0)),

@@ -39,7 +39,8 @@ host events dropped because their core does not exist.
 Configuration: ``cfg_core`` selects the core; ``Region.ROUTES`` goes to its
 fan-out unit, the other regions to the core. Allowed while ``busy`` is low;
 ``cfg_rdata`` is valid while ``cfg_rvalid`` is high (the selected unit's
-strobe; a reader waits for it rather than counting clocks).
+strobe, registered: three clocks after ``cfg_re``; a reader waits for it
+rather than counting clocks).
 """
 
 from amaranth.hdl import Array, Cat, Module, Mux, Signal
@@ -263,13 +264,6 @@ class Chip(wiring.Component):
     def _config(self, m, cores, fans):
         """The configuration port: ``cfg_core`` selects a fan-out unit or an engine."""
         g = self.geometry
-        sel_core = Signal.like(self.cfg_core)
-        sel_routes = Signal()
-        with m.If(self.cfg_re):
-            m.d.sync += [
-                sel_core.eq(self.cfg_core),
-                sel_routes.eq(self.cfg_region == Region.ROUTES),
-            ]
         routes = self.cfg_region == Region.ROUTES
         engine = self.cfg_core[g.virtual_bits :]
         units = [(f, engine == e, routes) for e, f in enumerate(fans)]
@@ -286,17 +280,12 @@ class Chip(wiring.Component):
             if g.virtual_bits:
                 vc = self.cfg_core[: g.virtual_bits]
                 m.d.comb += [core.cfg_vc.eq(vc), fan.cfg_vc.eq(vc)]
-        with m.Switch(sel_core):
-            for c in range(g.cores):
-                core, fan = cores[c // g.virtual], fans[c // g.virtual]
-                with m.Case(c):
-                    with m.If(sel_routes):
-                        m.d.comb += [
-                            self.cfg_rdata.eq(fan.cfg_rdata),
-                            self.cfg_rvalid.eq(fan.cfg_rvalid),
-                        ]
-                    with m.Else():
-                        m.d.comb += [
-                            self.cfg_rdata.eq(core.cfg_rdata),
-                            self.cfg_rvalid.eq(core.cfg_rvalid),
-                        ]
+        # Only the addressed unit strobes cfg_rvalid, so its data is picked
+        # by its strobe (an AND-OR, no select to pipeline), then registered.
+        picked = 0
+        for unit in [*cores, *fans]:
+            picked = picked | Mux(unit.cfg_rvalid, unit.cfg_rdata, 0)
+        m.d.sync += [
+            self.cfg_rdata.eq(picked),
+            self.cfg_rvalid.eq(Cat(*[u.cfg_rvalid for u in [*cores, *fans]]).any()),
+        ]
