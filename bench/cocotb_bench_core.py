@@ -10,11 +10,11 @@ benchmark number never comes from a design that computes something else.
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb_core import TB  # the cross-check's bus helpers (tests/ is on the path)
 
 from spikeloom.defs import Geometry, Region, pack
 from spikeloom.sim.core import CoreModel
 from spikeloom.testing import jobs
+from spikeloom.testing.tb import CoreTB as TB
 
 
 @cocotb.test()

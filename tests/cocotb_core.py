@@ -19,24 +19,11 @@ import numpy as np
 from cocotb.clock import Clock
 
 from spikeloom.defs import CORE_REGIONS, Geometry, Region, unpack
-from spikeloom.hdl.core import Core, tick_cycles
+from spikeloom.hdl.core import tick_cycles
 from spikeloom.sim.neuron import STATE_FIELDS
 from spikeloom.testing.stimulus import random_core, random_inputs
-from spikeloom.testing.tb import HarnessTB, fail
-
-
-class TB(HarnessTB):
-    """One core: events are its spikes; input events are axon numbers."""
-
-    idle_inputs = ("axon_in__valid",)
-    regions = CORE_REGIONS
-
-    def __init__(self, dut, g: Geometry):
-        super().__init__(dut, g, Core.spike_layout_of(g))
-
-    async def inject(self, axons):
-        # `ready` depends on the core's state only: no need to settle.
-        await self.send("axon_in", axons)
+from spikeloom.testing.tb import CoreTB as TB
+from spikeloom.testing.tb import fail
 
 
 @cocotb.test()

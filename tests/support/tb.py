@@ -19,9 +19,9 @@ import numpy as np
 from cocotb.triggers import FallingEdge, First, ReadOnly, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
+from spikeloom.defs import CORE_REGIONS, STATE_FIELDS, Geometry, Region, pack, unpack
 from spikeloom.defs import COUNTERS as CHIP_COUNTERS
-from spikeloom.defs import STATE_FIELDS, Geometry, Region, pack, unpack
-from spikeloom.hdl.core import tick_cycles
+from spikeloom.hdl.core import Core, tick_cycles
 from spikeloom.hdl.learning import learn_cycles
 from spikeloom.hdl.top import COUNTER_LAG
 
@@ -90,10 +90,12 @@ class StallReference:
         self.total = [0] * len(g.levels)
         #: (time from which it holds, counts), in time order.
         self.history = [(0.0, tuple(self.total))]
-        self.task = cocotb.start_soon(self._run())
+        self.stopped = False
+        cocotb.start_soon(self._run())
 
     def stop(self):
-        self.task.cancel()
+        """Stop counting (the task ends when it next wakes; no cancel mid-trigger)."""
+        self.stopped = True
 
     def at(self, t: float) -> list:
         """The counts the chip holds at time ``t`` (ns)."""
@@ -107,11 +109,13 @@ class StallReference:
 
     async def _run(self):
         watched = self.valids + self.clears
-        while True:
+        while not self.stopped:
             if not any(s.value for s in watched):
                 await First(*[RisingEdge(s) for s in watched])
             await FallingEdge(self.clk)
             await ReadOnly()
+            if self.stopped:
+                return
             if any(c.value for c in self.clears):
                 new = [0] * len(self.total)
             else:
@@ -424,3 +428,17 @@ class ChipTB(HarnessTB):
                 getattr(d, f"{name}__{i}").value.to_unsigned() for i in range(len(self.g.levels))
             ]
         return got
+
+
+class CoreTB(HarnessTB):
+    """One core: events are its spikes; input events are axon numbers."""
+
+    idle_inputs = ("axon_in__valid",)
+    regions = CORE_REGIONS
+
+    def __init__(self, dut, g: Geometry):
+        super().__init__(dut, g, Core.spike_layout_of(g))
+
+    async def inject(self, axons):
+        # `ready` depends on the core's state only: no need to settle.
+        await self.send("axon_in", axons)
