@@ -17,13 +17,13 @@ from collections import defaultdict
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb_core import TB
 
 from spikeloom.defs import CORE_REGIONS, LEARN_LAYOUT, Geometry, Region, pack
 from spikeloom.hdl.core import tick_cycles
 from spikeloom.hdl.learning import learn_cycles
 from spikeloom.testing import jobs
 from spikeloom.testing.stimulus import random_learning
+from spikeloom.testing.tb import CoreTB as TB
 from spikeloom.testing.tb import fail, peek_entries
 
 

@@ -21,12 +21,12 @@ from pathlib import Path
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb_core import TB
 
 from spikeloom.defs import CORE_REGIONS, LEARN_LAYOUT, Region, pack
 from spikeloom.hdl.core import tick_cycles
 from spikeloom.sim.learning import LearnStats
 from spikeloom.testing import jobs
+from spikeloom.testing.tb import CoreTB as TB
 from spikeloom.testing.tb import fail, peek_entries
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -90,10 +90,12 @@ class StallReference:
         self.total = [0] * len(g.levels)
         #: (time from which it holds, counts), in time order.
         self.history = [(0.0, tuple(self.total))]
-        self.task = cocotb.start_soon(self._run())
+        self.stopped = False
+        cocotb.start_soon(self._run())
 
     def stop(self):
-        self.task.cancel()
+        """Stop counting (the task ends when it next wakes; no cancel mid-trigger)."""
+        self.stopped = True
 
     def at(self, t: float) -> list:
         """The counts the chip holds at time ``t`` (ns)."""
@@ -107,11 +109,13 @@ class StallReference:
 
     async def _run(self):
         watched = self.valids + self.clears
-        while True:
+        while not self.stopped:
             if not any(s.value for s in watched):
                 await First(*[RisingEdge(s) for s in watched])
             await FallingEdge(self.clk)
             await ReadOnly()
+            if self.stopped:
+                return
             if any(c.value for c in self.clears):
                 new = [0] * len(self.total)
             else:
