@@ -67,7 +67,8 @@ _ULX3S = Target(
     device="LFE5U-85F-6BG381C",
     # 32 cores of 128 neurons on a two-level tree, four per engine (virtual
     # cores: 8 engines); 2-bit entries (k = 1) so that the 1 M crossbar
-    # entries fit the EBR (196 of 208), 16 per clock per engine.
+    # entries fit the EBR (196 of 208), 16 per clock per engine. 50 MHz:
+    # placed at 53.9, held by the row engine's list read -> crossbar address.
     geometry=Geometry(
         levels=(8, 4),
         neurons=128,
@@ -79,7 +80,7 @@ _ULX3S = Target(
         history=0,
         virtual=4,
     ),
-    clock_hz=40e6,
+    clock_hz=50e6,
     baud=1_000_000,
     programmers=(("openFPGALoader", ("-b", "ulx3s")), ("fujprog", ())),
 )
