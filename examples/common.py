@@ -110,3 +110,54 @@ def chip_clocks(r: Replay, spikes: np.ndarray, learn_bits=None) -> dict:
             sums["posts"] += int(posts[t])
             sums["grow_rows"] += grow
     return {"ticks": n, "tick_clocks": tick, "learn_clocks": learn, "clocks": tick + learn, **sums}
+
+
+def first_responders(core: CoreModel, inputs, resets, period: int) -> list[np.ndarray]:
+    """With learning off: for each sample (``period`` ticks of ``inputs``, its
+    state zeroed at the ticks in ``resets``), the neurons that spike at the
+    earliest tick with a spike (empty if none fires within the window)."""
+    core.learn_cfg = LearnConfig()
+    out, first = [], None
+    for t, axons in enumerate(inputs):
+        if t % period == 0:
+            if t:
+                out.append(first)
+            first = None
+        if t in resets:
+            zero_state(core)
+        spikes, _ = core.tick(axons)
+        if first is None and spikes.any():
+            first = np.flatnonzero(spikes)
+    out.append(first)
+    return [np.zeros(0, dtype=np.int64) if f is None else f for f in out]
+
+
+def label_and_classify(core: CoreModel, ticks, period: int, train, test) -> dict:
+    """Label each neuron with the class it answers most on ``train`` (images,
+    labels), then classify ``test`` by the labels of its first responders
+    (Diehl & Cook). ``ticks(images)`` gives (inputs, resets)."""
+    answers = np.zeros((10, core.g.neurons), dtype=np.int64)
+    for first, y in zip(first_responders(core, *ticks(train[0]), period), train[1]):
+        answers[y, first] += 1
+    labels = np.where(answers.sum(axis=0) > 0, answers.argmax(axis=0), -1)
+    correct = silent = 0
+    predictions = []
+    y_test = test[1]
+    for first, y in zip(first_responders(core, *ticks(test[0]), period), y_test):
+        votes = labels[first]
+        votes = votes[votes >= 0]
+        if votes.size == 0:
+            silent += 1
+            predictions.append(-1)
+            continue
+        # ties between classes go to the smaller class index
+        pred = int(np.bincount(votes, minlength=10).argmax())
+        predictions.append(pred)
+        correct += int(pred == y)
+    return {
+        "accuracy": float(correct / len(y_test)),
+        "silent": float(silent / len(y_test)),
+        "labelled_neurons": int((labels >= 0).sum()),
+        "labels": labels.tolist(),
+        "predictions": predictions,
+    }

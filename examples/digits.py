@@ -40,7 +40,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 from spikeloom.defs import Geometry, LearnConfig, Model  # noqa: E402
-from spikeloom.examples.common import Replay, chip_clocks, replay, zero_state  # noqa: E402
+from spikeloom.examples.common import (  # noqa: E402
+    Replay,
+    chip_clocks,
+    label_and_classify,
+    replay,
+)
 from spikeloom.sim.core import CoreModel  # noqa: E402
 from spikeloom.sim.learning import LearnStats  # noqa: E402
 
@@ -199,53 +204,15 @@ def build(seed: int = SEED, cfg: Config = CONFIG, images=None) -> Replay:
     )
 
 
-def first_responders(core: CoreModel, images, cfg: Config = CONFIG) -> list[np.ndarray]:
-    """With learning off: for each image, the neurons that spike at the
-    earliest tick with a spike (empty if none fires within the window)."""
-    core.learn_cfg = LearnConfig()
-    inputs, resets = sample_ticks(images, cfg)
-    out, first = [], None
-    for t, axons in enumerate(inputs):
-        if t % cfg.sample_ticks == 0:
-            if t:
-                out.append(first)
-            first = None
-        if t in resets:
-            zero_state(core)
-        spikes, _ = core.tick(axons)
-        if first is None and spikes.any():
-            first = np.flatnonzero(spikes)
-    out.append(first)
-    return [np.zeros(0, dtype=np.int64) if f is None else f for f in out]
-
-
 def evaluate(core: CoreModel, x_train, y_train, x_test, y_test, cfg: Config = CONFIG) -> dict:
     """Label the neurons on the training set, then classify the test set."""
-    n = core.g.neurons
-    answers = np.zeros((10, n), dtype=np.int64)
-    for first, y in zip(first_responders(core, x_train, cfg), y_train):
-        answers[y, first] += 1
-    labels = np.where(answers.sum(axis=0) > 0, answers.argmax(axis=0), -1)
-    correct = silent = 0
-    predictions = []
-    for first, y in zip(first_responders(core, x_test, cfg), y_test):
-        votes = labels[first]
-        votes = votes[votes >= 0]
-        if votes.size == 0:
-            silent += 1
-            predictions.append(-1)
-            continue
-        # ties between classes go to the smaller class index
-        pred = int(np.bincount(votes, minlength=10).argmax())
-        predictions.append(pred)
-        correct += int(pred == y)
-    return {
-        "accuracy": float(correct / len(y_test)),
-        "silent": float(silent / len(y_test)),
-        "labelled_neurons": int((labels >= 0).sum()),
-        "labels": labels.tolist(),
-        "predictions": predictions,
-    }
+    return label_and_classify(
+        core,
+        lambda images: sample_ticks(images, cfg),
+        cfg.sample_ticks,
+        (x_train, y_train),
+        (x_test, y_test),
+    )
 
 
 def run(seed: int = SEED, cfg: Config = CONFIG, validation: bool = False, plots=False) -> dict:
