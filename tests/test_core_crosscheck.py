@@ -16,48 +16,11 @@ import os
 
 import pytest
 
-from spikeloom.defs import Geometry
 from spikeloom.hdl.core import Core
-from spikeloom.testing.harness import CoreHarness
+from spikeloom.testing.crosscheck import run_core_job as run_job
 
 from conftest import SIMULATORS, VOLUME
 
-GEOMETRIES = {
-    # 32 neurons, 32 axons, 4 lanes, 3-bit counts, 10-bit potentials.
-    "n32a32": Geometry(
-        neurons=32, axons=32, lanes=4, count_bits=3, potential_bits=10, timer_bits=4
-    ),
-    # 16 neurons, 64 axons, 8 lanes, 2-bit counts, 7-bit potentials.
-    "n16a64": Geometry(neurons=16, axons=64, lanes=8, count_bits=2, potential_bits=7, timer_bits=3),
-    # One group (lanes = N), 4-bit counts, 6-bit potentials (small P, large
-    # k: an input saturates; thresholds clipped to 31), 8-bit ticks.
-    "n8a4": Geometry(
-        neurons=8, axons=4, lanes=8, count_bits=4, potential_bits=6, timer_bits=5, tick_bits=8
-    ),
-    # Virtual cores: 2 logical cores of 16 neurons per engine; 4 of one group each.
-    "n16a16v2": Geometry(
-        neurons=16,
-        axons=16,
-        lanes=4,
-        count_bits=3,
-        potential_bits=8,
-        timer_bits=4,
-        history=0,
-        virtual=2,
-        levels=(2,),
-    ),
-    "n8a4v4": Geometry(
-        neurons=8,
-        axons=4,
-        lanes=8,
-        count_bits=2,
-        potential_bits=6,
-        timer_bits=3,
-        history=0,
-        virtual=4,
-        levels=(4,),
-    ),
-}
 JOBS = [
     # (geometry, first seed, cores, ticks, throttle)
     ("n32a32", 1000, 100, 100, 0),
@@ -69,22 +32,6 @@ JOBS = [
     ("n8a4v4", 6100, 40, 100, 0),
     ("n16a16v2", 6200, 10, 100, 1),
 ]
-
-
-def run_job(design, simulator, gname, seed, cores, ticks, throttle, tag, core_cls=None):
-    g = GEOMETRIES[gname]
-    key = gname if core_cls is None else f"{gname}_{core_cls.__name__}"
-    kwargs = {} if core_cls is None else {"core_cls": core_cls}
-    built = design(key, lambda: CoreHarness(g, **kwargs), simulator)
-    job = {
-        "geometry": g.as_dict(),
-        "seed": seed,
-        "cores": cores,
-        "ticks": ticks,
-        "throttle": throttle,
-        "readback_cores": 2,
-    }
-    return built.run("cocotb_core", job, tag)
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)

@@ -57,7 +57,7 @@ MAY_IMPORT = {
 
 #: Imports of a test module not moved yet, with the reason: tests/test_core_crosscheck.py is
 #: being reworked (virtual cores) in parallel; its ``run_job`` moves to spikeloom.testing after.
-PENDING = {("test_mutation", "test_core_crosscheck")}
+PENDING: set = set()
 
 
 def modules() -> dict[str, Path]:

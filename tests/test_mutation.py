@@ -32,6 +32,7 @@ from spikeloom.testing.crosscheck import (
     UART_GEOMETRY,
     UART_LINK,
     run_chip_job,
+    run_core_job,
     run_learning_job,
     uart_system,
 )
@@ -311,9 +312,7 @@ def run_cocotb(design, simulator, label, job):
         else:
             core_cls = type(key_of(label), (core_cls,), {})
         if job == "core":
-            from test_core_crosscheck import run_job
-
-            return run_job(design, simulator, "n32a32", 1000, 20, 100, 0, "mut", core_cls)
+            return run_core_job(design, simulator, "n32a32", 1000, 20, 100, 0, "mut", core_cls)
         if job == "learning":
             return run_learning_job(design, simulator, "l8a8", 10000, 6, 100, core_cls)
         if job == "uart":
