@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from spikeloom.defs import Geometry, LearnConfig
+from spikeloom.defs import Geometry, LearnConfig, Model
 from spikeloom.sim.core import CoreModel
 from spikeloom.sim.learning import LearnStats
 
@@ -161,3 +161,28 @@ def label_and_classify(core: CoreModel, ticks, period: int, train, test) -> dict
         "labels": labels.tolist(),
         "predictions": predictions,
     }
+
+
+def wta_core(cfg, seed: int, salt: int, seed_word: int) -> CoreModel:
+    """A winner-take-all learning core of ``cfg`` (geometry, density,
+    inhibition, threshold, window): random binary axon rows (count 1 with
+    probability ``density``, drawn from ``[seed, salt]``), all-to-all
+    inhibitory recurrent entries (count ``inhibition``, diagonal 0), every
+    neuron COUNTER, output- and learning-enabled, the generator seeded with
+    ``seed_word``."""
+    g = cfg.geometry
+    n = g.neurons
+    rng = np.random.default_rng([seed, salt])
+    count = np.zeros((g.rows, n), dtype=np.int64)
+    sign = np.zeros((g.rows, n), dtype=np.int64)
+    count[n:] = rng.random((g.axons, n)) < cfg.density
+    sign[:n] = 1
+    count[:n] = cfg.inhibition
+    np.fill_diagonal(count[:n], 0)
+    core = CoreModel(g)
+    core.set_crossbar(count, sign)
+    core.set_params(
+        model=Model.COUNTER, threshold=cfg.threshold, window=cfg.window, output=1, learn=1
+    )
+    core.learner.seed(seed_word)
+    return core

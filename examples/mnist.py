@@ -46,12 +46,13 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-from spikeloom.defs import Geometry, LearnConfig, Model  # noqa: E402
+from spikeloom.defs import Geometry, LearnConfig  # noqa: E402
 from spikeloom.examples.common import (  # noqa: E402
     Replay,
     chip_clocks,
     label_and_classify,
     replay,
+    wta_core,
 )
 from spikeloom.examples.digits import confusion, seed_word  # noqa: E402
 from spikeloom.host.encode import latency  # noqa: E402
@@ -170,25 +171,8 @@ def encode(image, cfg: Config = CONFIG) -> list[list[int]]:
 
 
 def initial_core(cfg: Config = CONFIG, seed: int = SEED) -> CoreModel:
-    """Random binary axon rows (count 1 with probability ``density``), all-to-all
-    inhibitory recurrent entries (count ``inhibition``, diagonal 0), every
-    neuron COUNTER, output- and learning-enabled."""
-    g = cfg.geometry
-    n = g.neurons
-    rng = np.random.default_rng([seed, 0x3757])
-    count = np.zeros((g.rows, n), dtype=np.int64)
-    sign = np.zeros((g.rows, n), dtype=np.int64)
-    count[n:] = rng.random((g.axons, n)) < cfg.density
-    sign[:n] = 1
-    count[:n] = cfg.inhibition
-    np.fill_diagonal(count[:n], 0)
-    core = CoreModel(g)
-    core.set_crossbar(count, sign)
-    core.set_params(
-        model=Model.COUNTER, threshold=cfg.threshold, window=cfg.window, output=1, learn=1
-    )
-    core.learner.seed(seed_word(seed))
-    return core
+    """The winner-take-all core (``common.wta_core``) before training."""
+    return wta_core(cfg, seed, 0x3757, seed_word(seed))
 
 
 def sample_ticks(images, cfg: Config = CONFIG):
