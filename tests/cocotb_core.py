@@ -18,9 +18,8 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 
-from spikeloom.defs import CORE_REGIONS, Geometry, Region, unpack
+from spikeloom.defs import CORE_REGIONS, Geometry
 from spikeloom.hdl.core import tick_cycles
-from spikeloom.sim.neuron import STATE_FIELDS
 from spikeloom.testing.stimulus import random_core, random_inputs
 from spikeloom.testing.tb import CoreTB as TB
 from spikeloom.testing.tb import fail
@@ -142,14 +141,8 @@ def check_cycles(tb, result_path, got, active, ticked, job):
 async def check_state(tb, result_path, where, v, model, spikes, inp):
     """Every neuron's state of logical core ``v`` against the model."""
     select(tb, v)
-    words = await tb.read_many(Region.STATE, range(tb.g.neurons))
-    for n, word in enumerate(words):
-        got = unpack(tb.g.state_layout, word)
-        for f in STATE_FIELDS:
-            if got[f] != model.state[f][n]:
-                fail(
-                    result_path,
-                    f"{where} logical core {v} neuron {n} field {f}: "
-                    f"expected {int(model.state[f][n])} got {got[f]} "
-                    f"(input {int(inp[n])}, spiked {bool(spikes[n])})",
-                )
+    await tb.compare_states(
+        model.state,
+        f"{where} logical core {v}",
+        detail=lambda n: f" (input {int(inp[n])}, spiked {bool(spikes[n])})",
+    )
