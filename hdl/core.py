@@ -5,9 +5,9 @@ golden model: ``sim/core.py``). It walks its N neurons in G = N / lanes
 groups of ``lanes`` columns, with two engines that overlap:
 
 - the **row engine** streams the active rows of this tick (recurrent spikes
-  of the last tick, then axons with events) through a four-stage pipeline,
-  one row per clock: list memory → crossbar word (``lanes`` entries) →
-  registered word → ``lanes`` accumulators. When a group's rows are summed
+  of the last tick, then axons with events) through a five-stage pipeline,
+  one row per clock: list memory → registered row → crossbar word
+  (``lanes`` entries) → registered word → ``lanes`` accumulators. When a group's rows are summed
   it hands the sums to the update engine and starts the next group.
 - the **update engine** updates the handed-over group's neurons one per
   clock: parameter and state memories one word per neuron (N deep), a
@@ -68,9 +68,9 @@ from .neuron import LATENCY, NeuronUpdate
 
 __all__ = ["Core", "config_members", "tick_cycles", "ROW_STAGES", "UPDATE_STAGES"]
 
-#: Clocks of a group's row phase beyond its L row issues: list read, crossbar
-#: read, registered word, accumulate.
-ROW_STAGES = 4
+#: Clocks of a group's row phase beyond its L row issues: list read, registered
+#: row, crossbar read, registered word, accumulate.
+ROW_STAGES = 5
 #: Clocks from a neuron's issue to its state write: the read address, the
 #: registered memory outputs, then the neuron pipeline.
 UPDATE_STAGES = 2 + LATENCY
@@ -243,31 +243,39 @@ class Core(wiring.Component):
         row_count = cur_rec_len + pick(ax_len, vc)
         issue = Signal()
         issue_axon = idx >= cur_rec_len
-        v1, v1_axon, v2, v3 = Signal(), Signal(), Signal(), Signal()
+        v1, v1_axon, v2, v2_axon, v3, v4 = (
+            Signal(name=n) for n in ("v1", "v1_axon", "v2", "v2_axon", "v3", "v4")
+        )
+        row = Signal(range(g.rows))  # the listed row, registered
+        row_axon = Signal(max(1, ab))  # its axon (an axon row)
         word = Signal(data.ArrayLayout(g.entry_layout, lanes))
         acc = [Signal(signed(g.acc_bits), name=f"acc{i}") for i in range(lanes)]
         m.d.comb += [
             rec_rd.addr.eq(Cat(idx[:nb], bank, vc)),
             ax_rd.addr.eq(Cat((idx - cur_rec_len)[:ab], bank, vc)),
         ]
-        m.d.sync += [v1.eq(issue), v1_axon.eq(issue_axon), v2.eq(v1), v3.eq(v2)]
-        row = Mux(v1_axon, g.neurons + ax_rd.data, rec_rd.data)
-        # The crossbar output is registered before the adders (block-RAM
-        # outputs drive no logic directly: ECP5 timing).
-        m.d.sync += word.eq(xbar_rd.data)
-        with m.If(v3):
+        m.d.sync += [v1.eq(issue), v1_axon.eq(issue_axon), v2.eq(v1), v2_axon.eq(v1_axon)]
+        m.d.sync += [v3.eq(v2), v4.eq(v3)]
+        # Block-RAM outputs drive no logic but a register (ECP5 timing): the
+        # list word, then the crossbar word, are registered.
+        m.d.sync += [
+            row.eq(Mux(v1_axon, g.neurons + ax_rd.data, rec_rd.data)),
+            row_axon.eq(ax_rd.data),
+            word.eq(xbar_rd.data),
+        ]
+        with m.If(v4):
             for i in range(lanes):
                 e = word[i]
                 m.d.sync += acc[i].eq(acc[i] + Mux(e.sign, -e.count, e.count))
-        rows_drained = ~v1 & ~v2 & ~v3
-        m.d.comb += clear_en.eq(v1 & v1_axon & (grp_local == 0))
+        rows_drained = ~v1 & ~v2 & ~v3 & ~v4
+        m.d.comb += clear_en.eq(v2 & v2_axon & (grp_local == 0))
         in_init = Signal()
         for b, wr in enumerate(seen_wr):
             with m.If(in_init):
                 m.d.comb += [wr.addr.eq(scrub), wr.data.eq(0), wr.en.eq(1)]
             with m.Elif(bank == b):  # this tick's bitmap: cleared as listed
                 m.d.comb += [
-                    wr.addr.eq(Cat(ax_rd.data[:ab], vc)),
+                    wr.addr.eq(Cat(row_axon[:ab], vc)),
                     wr.data.eq(0),
                     wr.en.eq(clear_en),
                 ]
@@ -360,7 +368,7 @@ class Core(wiring.Component):
             lu.xb_rdata.eq(xbar_rd.data),
             lu.par_learn.eq(par_rd.data.learn),
             # Every active row is issued once per group: mark it in group 0.
-            lu.mark_en.eq(learning & v1 & (grp_local == 0)),
+            lu.mark_en.eq(learning & v2 & (grp_local == 0)),
             lu.mark_row.eq(row),
             lu.post_en.eq(learning & fire & nu.o_learn),
             lu.post_neuron.eq(nu.o_tag),
