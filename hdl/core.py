@@ -49,7 +49,7 @@ into output and routed events).
 The ``cfg_*`` ports read and write one element (crossbar entry, neuron
 parameters, neuron state) of :class:`~spikeloom.defs.Region` per clock while
 no tick runs (INIT included); read data is valid on ``cfg_rdata`` while ``cfg_rvalid``
-is high (two clocks after ``cfg_re``: the read, then a register).
+is high (three clocks after ``cfg_re``: the read, then two registers).
 """
 
 from types import SimpleNamespace
@@ -376,7 +376,8 @@ class Core(wiring.Component):
 
         ticking = Signal()  # a tick runs: the memories are the engines'
         cfg_vc = self.cfg_vc if vb else Const(0, 0)
-        self._config(m, ticking, xbar_rd, xbar_wr, par_rd, par_wr, st_rd, st_wr, nu, adv, cfg_vc)
+        regs = (word, q1_par, q1_st)
+        self._config(m, ticking, regs, xbar_wr, par_wr, st_wr, nu, adv, cfg_vc)
         # Read addresses: the learning unit, the tick's engines, or the port.
         cfg_word = self.cfg_addr[lane_bits:nb]
         cfg_row = self.cfg_addr[nb:]
@@ -514,27 +515,34 @@ class Core(wiring.Component):
             ]
         return rd, wr
 
-    def _config(self, m, ticking, xbar_rd, xbar_wr, par_rd, par_wr, st_rd, st_wr, nu, adv, cfg_vc):
-        """The configuration port's read data and writes (addresses: elaborate)."""
+    def _config(self, m, ticking, regs, xbar_wr, par_wr, st_wr, nu, adv, cfg_vc):
+        """The configuration port's read data and writes (addresses: elaborate).
+
+        ``regs``: the registered memory outputs (crossbar word, parameters, state).
+        """
+        word, q1_par, q1_st = regs
         g = self.geometry
         lanes = g.lanes
         lane_bits = (lanes - 1).bit_length()
         cfg_lane = self.cfg_addr[:lane_bits]
         cfg_neuron = Cat(self.cfg_addr[: g.neuron_bits], cfg_vc)
-        lane_q = Signal(range(lanes))
-        region_q = Signal(REGION_BITS)
-        # Read data is registered (memory outputs reach no other logic on
-        # the way out): valid two clocks after cfg_re.
-        rvalid1 = Signal()
-        m.d.sync += [rvalid1.eq(self.cfg_re), self.cfg_rvalid.eq(rvalid1)]
+        lane_q, lane_q2 = Signal(range(lanes)), Signal(range(lanes))
+        region_q, region_q2 = Signal(REGION_BITS), Signal(REGION_BITS)
+        # Read data is picked from the memories' registered outputs (the
+        # engines' `word`, `q1_par`, `q1_st`, which follow the read ports
+        # while no tick runs), so a block RAM's output drives only a
+        # register (ECP5 timing): valid three clocks after cfg_re.
+        rvalid1, rvalid2 = Signal(), Signal()
+        m.d.sync += [rvalid1.eq(self.cfg_re), rvalid2.eq(rvalid1), self.cfg_rvalid.eq(rvalid2)]
         with m.If(self.cfg_re):
             m.d.sync += [lane_q.eq(cfg_lane), region_q.eq(self.cfg_region)]
+        m.d.sync += [lane_q2.eq(lane_q), region_q2.eq(region_q)]
         rd_elem = {
-            Region.CROSSBAR: xbar_rd.data[lane_q],
-            Region.PARAMS: par_rd.data,
-            Region.STATE: st_rd.data,
+            Region.CROSSBAR: word[lane_q2],
+            Region.PARAMS: q1_par,
+            Region.STATE: q1_st,
         }
-        with m.Switch(region_q):
+        with m.Switch(region_q2):
             for region, elem in rd_elem.items():
                 with m.Case(region):
                     m.d.sync += self.cfg_rdata.eq(elem.as_value())

@@ -7,13 +7,15 @@ the neuron is output-enabled, then one routed event per valid entry, in
 entry order (docs/semantics.md §5). An entry whose core does not exist is
 ignored. Golden model: ``sim/top.py``.
 
-Timing: a spike that makes k packets occupies the emitter for max(1, k)
-clocks when ``packet_out`` is ready; the table is read at the queue head's
-address on every clock, so the next spike's word is there when its turn
-comes (a stream of spikes costs no bubbles) and no path runs from the
-table's output back to its address (ECP5 timing). The spike
-queue (``queue_depth`` spikes) lets the core run ahead; the core stalls
-only when it is full. ``packet_out`` goes through a two-entry buffer, so
+Timing: a spike's routing word is read as the spike arrives and queued
+with it (the table's output drives nothing but the queue, whose read side
+is registered: ECP5 timing); a spike's first packet is on ``packet_out``
+six clocks after the spike is taken, and a spike that makes k packets
+occupies the emitter for max(1, k)
+clocks when ``packet_out`` is ready (a stream of spikes costs no bubbles).
+The spike queue (``queue_depth`` + 2 spikes) lets the core run ahead;
+``spike_in.ready`` is registered, and the core stalls only when the queue
+is nearly full. ``packet_out`` goes through a two-entry buffer, so
 no combinational path crosses into the bus. ``busy`` is high while any
 spike or packet is held here.
 
@@ -36,6 +38,7 @@ from amaranth.lib.wiring import In, Out
 from spikeloom.defs import Geometry
 
 from .core import Core, config_members
+from .fifo import RegisteredFIFO
 
 __all__ = ["Fanout"]
 
@@ -75,41 +78,49 @@ class Fanout(wiring.Component):
             shape=data.ArrayLayout(entry, fan), depth=g.virtual * g.neurons, init=[]
         )
         rd, wr = routes.read_port(), routes.write_port(granularity=1)
-        m.submodules.queue = queue = fifo.SyncFIFOBuffered(
-            width=self.spike_layout.size, depth=self.queue_depth
+        # A queued spike carries its routing word and which of its F + 1
+        # packets are due (item 0: the output event, items 1..F: valid entries).
+        queued = data.StructLayout(
+            {"neuron": self.spike_layout["neuron"].shape, "due": fan + 1, "word": routes.shape}
         )
+        # `queue_depth` + 2 places: a spike is accepted while the queue's level,
+        # registered, shows room for it and the spikes in flight.
+        places = self.queue_depth + 2
+        m.submodules.queue = queue = RegisteredFIFO(width=queued.size, depth=places)
         m.submodules.obuf = obuf = fifo.SyncFIFO(width=g.packet_layout.size, depth=2)
 
+        # -- the spike's routing word: read as it arrives, queued with it ------
+        # The table's output only goes into the queue (ECP5 timing: no logic
+        # after a block RAM's slow output).
+        room = Signal()
+        s_valid = Signal()
+        s_spike = Signal(self.spike_layout)
+        take = self.spike_in.valid & room
+        m.d.comb += self.spike_in.ready.eq(room)
+        m.d.sync += [
+            room.eq(queue.level + s_valid + take < places),
+            s_valid.eq(take),
+            s_spike.eq(self.spike_in.payload),
+        ]
+        word_in = data.ArrayLayout(entry, fan)(rd.data)
+        # An entry naming a core that does not exist (possible only when
+        # ``cores`` is not a power of two) is ignored, like an invalid one.
+        valid_bits = Cat(*[word_in[f].valid & (word_in[f].core < g.cores) for f in range(fan)])
         m.d.comb += [
-            queue.w_data.eq(self.spike_in.payload),
-            queue.w_en.eq(self.spike_in.valid),
-            self.spike_in.ready.eq(queue.w_rdy),
+            queue.w_data.eq(Cat(s_spike.neuron, s_spike.output, valid_bits, rd.data)),
+            queue.w_en.eq(s_valid),
+        ]
+        m.d.comb += [
             self.packet_out.payload.eq(obuf.r_data),
             self.packet_out.valid.eq(obuf.r_rdy),
             obuf.r_en.eq(self.packet_out.ready),
         ]
 
-        # -- emitter -------------------------------------------------------
-        # `cur` is the spike being emitted; `fresh` means its routing word
-        # was read last clock (it is on rd.data, and kept in `word_q` for
-        # the clocks after) and its pending mask is not yet registered. The
-        # table is read at the queue head's address on every clock, so no
-        # path runs from its output back to its address.
-        head = self.spike_layout(queue.r_data)
-        fresh = Signal()
-        word_q = Signal(routes.shape)
-        word = Signal(routes.shape)
-        m.d.comb += word.eq(Mux(fresh, rd.data.as_value(), word_q.as_value()))
-        with m.If(fresh):
-            m.d.sync += word_q.eq(rd.data)
+        # -- emitter: the current spike's due packets, lowest item first -------
+        head = queued(queue.r_data)
         cur_neuron = Signal.like(head.neuron)
-        cur_out = Signal()
-        rem_q = Signal(fan + 1)  # item 0: output event, items 1..F: entries
-        # An entry naming a core that does not exist (possible only when
-        # ``cores`` is not a power of two) is ignored, like an invalid one.
-        valid_bits = Cat(*[word[f].valid & (word[f].core < g.cores) for f in range(fan)])
-        rem = Mux(fresh, Cat(cur_out, valid_bits), rem_q)
-
+        word = Signal(routes.shape)
+        rem = Signal(fan + 1)
         item = Signal(range(fan + 1))
         for i in reversed(range(fan + 1)):
             with m.If(rem[i]):
@@ -126,12 +137,11 @@ class Fanout(wiring.Component):
 
         sent = (rem != 0) & obuf.w_rdy
         left = Mux(sent, rem & ~(Const(1, fan + 1) << item), rem)
-        done = left == 0  # the current spike (if any) needs no more clocks
-        pop = done & queue.r_rdy
+        pop = (left == 0) & queue.r_rdy
         m.d.comb += queue.r_en.eq(pop)
-        m.d.sync += [rem_q.eq(left), fresh.eq(pop)]
+        m.d.sync += rem.eq(left)
         with m.If(pop):
-            m.d.sync += [cur_neuron.eq(head.neuron), cur_out.eq(head.output)]
+            m.d.sync += [cur_neuron.eq(head.neuron), rem.eq(head.due), word.eq(head.word)]
 
         # -- routing-table read address and configuration port ---------------
         cfg_entry = self.cfg_addr[:fan_bits] if fan > 1 else Const(0, 1)
@@ -144,7 +154,7 @@ class Fanout(wiring.Component):
         with m.If(self.cfg_re):
             m.d.sync += entry_q.eq(cfg_entry)
         with m.If(self.busy):
-            m.d.comb += rd.addr.eq(head.neuron)
+            m.d.comb += rd.addr.eq(self.spike_in.payload.neuron)
         with m.Else():
             m.d.comb += rd.addr.eq(cfg_neuron)
         m.d.sync += self.cfg_rdata.eq(rd.data[entry_q].as_value())
@@ -153,5 +163,7 @@ class Fanout(wiring.Component):
             wr.data.eq(Cat(*[self.cfg_wdata[: entry.size]] * fan)),
             wr.en.eq(Mux(self.cfg_we & ~self.busy, Const(1, fan) << cfg_entry, 0)),
         ]
-        m.d.comb += self.busy.eq((queue.level != 0) | fresh | (rem_q != 0) | (obuf.level != 0))
+        m.d.comb += self.busy.eq(
+            self.spike_in.valid | s_valid | (queue.level != 0) | (rem != 0) | (obuf.level != 0)
+        )
         return m

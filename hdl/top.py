@@ -39,8 +39,9 @@ host events dropped because their core does not exist.
 Configuration: ``cfg_core`` selects the core; ``Region.ROUTES`` goes to its
 fan-out unit, the other regions to the core. Allowed while ``busy`` is low;
 ``cfg_rdata`` is valid while ``cfg_rvalid`` is high (the selected unit's
-strobe, registered: three clocks after ``cfg_re``; a reader waits for it
-rather than counting clocks).
+strobe, registered: three clocks after ``cfg_re`` for a routing entry,
+four for a core's element; a reader waits for it rather than counting
+clocks).
 """
 
 from amaranth.hdl import Array, Cat, Module, Mux, Signal

@@ -29,12 +29,12 @@ chip busy): a simulation harness may pause when it is low.
 
 from amaranth.hdl import Cat, Module, Mux, ResetInserter
 from amaranth.lib import wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from spikeloom import protocol as P
 from spikeloom.defs import COUNTERS, Geometry
 
+from .fifo import RegisteredFIFO
 from .top import Chip
 from .uart_exec import Executor
 from .uart_framing import Deframer, Framer, share_crc
@@ -79,7 +79,7 @@ class Link(wiring.Component):
         share_crc(m, dfr, framer)
         # Framing errors travel through the FIFO as marks (bit 8), so they
         # hit the frame the line was in, however far behind the deframer is.
-        m.submodules.rxq = rxq = SyncFIFOBuffered(width=9, depth=link.rx_fifo)
+        m.submodules.rxq = rxq = RegisteredFIFO(width=9, depth=link.rx_fifo)
         m.d.comb += [
             rxq.w_data.eq(Cat(urx.data, urx.framing_error)),
             rxq.w_en.eq(urx.valid | urx.framing_error),
@@ -88,7 +88,7 @@ class Link(wiring.Component):
             rxq.r_en.eq(dfr.line.ready),
             dfr.line_busy.eq(urx.busy),
         ]
-        evq = SyncFIFOBuffered(width=g.event_layout.size, depth=link.event_fifo)
+        evq = RegisteredFIFO(width=g.event_layout.size, depth=link.event_fifo)
         m.submodules.evq = ResetInserter(self.soft_reset)(evq)  # RESET empties it
         m.d.comb += [
             evq.w_data.eq(chip.out.payload.as_value()),

@@ -81,8 +81,8 @@ MUTANTS = {
     # -- fan-out unit (hdl/fanout.py) --
     "fanout idle with spikes in its queue": (
         "fanout.py",
-        "self.busy.eq((queue.level != 0) | fresh",
-        "self.busy.eq(fresh",
+        "s_valid | (queue.level != 0) | (rem != 0)",
+        "s_valid | (rem != 0)",
         "credit count",
         "chip",
     ),
@@ -92,6 +92,14 @@ MUTANTS = {
         "obuf.r_en.eq(1)",
         "ready term",
         "chip",
+    ),
+    # -- the registered FIFO (hdl/fifo.py: the fan-out queue, the link's FIFOs) --
+    "registered FIFO reads on with its output full": (
+        "fifo.py",
+        "bulk.r_en.eq(out.w_rdy)",
+        "bulk.r_en.eq(1)",
+        "ready term",
+        "uart",
     ),
     # -- the chip: tick barrier, host input, counters (hdl/top.py) --
     "barrier last_tick_cycles from 0": (
@@ -242,6 +250,10 @@ INSTALL = {
         ("router", "Segment", "Segment"),
     ],
     "fanout.py": [("top", "Fanout", "Fanout")],
+    "fifo.py": [
+        ("fanout", "RegisteredFIFO", "RegisteredFIFO"),
+        ("uart", "RegisteredFIFO", "RegisteredFIFO"),
+    ],
     "top.py": [("top", "Chip", "Chip"), ("system", "Chip", "Chip")],
     "core.py": [("top", "Core", "Core")],
     "uart.py": [("uart", "Link", "Link"), ("system", "Link", "Link")],
@@ -258,11 +270,11 @@ def mutant_module(label):
 @contextlib.contextmanager
 def installed(label):
     """The mutant in place of the real block (classes looked up at build time)."""
-    from spikeloom.hdl import core, router, system, top, uart
+    from spikeloom.hdl import core, fanout, router, system, top, uart
 
     file = MUTANTS[label][0]
     mod = mutant_module(label)
-    where = {"top": top, "router": router, "uart": uart, "system": system}
+    where = {"top": top, "router": router, "uart": uart, "system": system, "fanout": fanout}
     patches = [(where[m], attr, getattr(mod, name)) for m, attr, name in INSTALL.get(file, [])]
     if file == "neuron.py":
         patches.append((core.Core, "neuron_cls", mod.NeuronUpdate))
