@@ -239,8 +239,11 @@ class Core(wiring.Component):
         grp = Signal(grp_bits + vb)  # Cat(group, vc): the engine's groups in order
         grp_local, vc = grp[:grp_bits], grp[grp_bits:]
         idx = Signal(range(g.rows + 1))  # next row to issue within the group
-        cur_rec_len = pick(rec_len, vc)
-        row_count = cur_rec_len + pick(ax_len, vc)
+        # This group's logical core: its recurrent rows and all its rows,
+        # registered when the group starts (SWAP, handoff), so no adder sits
+        # between the list lengths and the issue decision.
+        cur_rec_len = Signal(range(g.neurons + 1))
+        row_count = Signal(range(g.rows + 1))
         issue = Signal()
         issue_axon = idx >= cur_rec_len
         v1, v1_axon, v2, v2_axon, v3, v4 = (
@@ -437,12 +440,14 @@ class Core(wiring.Component):
                     *[n.eq(0) for n in next_rec_len + next_ax_len],
                     grp.eq(0),
                     idx.eq(0),
+                    cur_rec_len.eq(next_rec_len[0]),
+                    row_count.eq(next_rec_len[0] + next_ax_len[0]),
                     *[a.eq(0) for a in acc],
                 ]
                 m.next = "ROWS"
             with m.State("ROWS"):
                 m.d.comb += accepting.eq(1)
-                with m.If(idx < row_count):
+                with m.If(idx != row_count):  # idx counts up from 0 to row_count
                     m.d.comb += issue.eq(1)
                     m.d.sync += idx.eq(idx + 1)
                 with m.Elif(rows_drained & (~u_busy | u_last)):
@@ -453,7 +458,12 @@ class Core(wiring.Component):
                     with m.If(grp == V * groups - 1):
                         m.next = "DRAIN"
                     with m.Else():
-                        m.d.sync += grp.eq(grp + 1)
+                        nvc = (grp + 1)[grp_bits:]
+                        m.d.sync += [
+                            grp.eq(grp + 1),
+                            cur_rec_len.eq(pick(rec_len, nvc)),
+                            row_count.eq(pick(rec_len, nvc) + pick(ax_len, nvc)),
+                        ]
             with m.State("DRAIN"):
                 m.d.comb += accepting.eq(1)
                 with m.If(pipe_empty & learning):
