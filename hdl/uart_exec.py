@@ -9,7 +9,8 @@ the frame.
 Timing: the header checks take at most 7 clocks from the closing FLAG.
 WRITE_REG, WRITE_MEM and INJECT make a checking pass over the payload
 before the executing one, so a bad value changes nothing: 2 clocks per
-byte and one per unit each pass (a unit that writes a register waits up to
+byte and ``2 + word_bytes - unit`` per unit each pass (bytes shift into
+the unit's register from the top, then zeros align it) (a unit that writes a register waits up to
 6 clocks for the register file; a memory word waits for the chip to be
 idle; an event for the chip to take it). RUN's argument is PERIOD's new
 value: it goes through the passes like WRITE_REG's payload. Memory access
@@ -17,7 +18,8 @@ and SEED wait for the chip to be idle; STEP answers after its last tick,
 STOP after the tick in progress. Free-running ticks (RUN) start at least
 ``PERIOD`` clocks apart (or back to back), only while no request executes.
 ``tick_start`` is a flip-flop: a tick starts the clock after it is decided.
-The response (``hdl/uart_response.py``) goes out at line rate; its status
+The response (``hdl/uart_response.py``) goes out at line rate, its words
+read at the index register (``cur``, which the passes use too); its status
 is counted once the framer is idle (a pass of the register file), then the
 frame is released. While a request executes, line bytes queue in the
 receive FIFO.
@@ -70,6 +72,7 @@ class Executor(wiring.Component):
                 "resp_start": Out(1),
                 "resp_idle": In(1),
                 "resp_status": Out(8),  # the response's data follows from it and the command
+                "resp_next": In(1),  # a response word is out: the next index
                 # The register file and the event FIFO.
                 "reg": Out(stream.Signature(req_layout)),
                 "period": In(32),
@@ -133,6 +136,8 @@ class Executor(wiring.Component):
         cur = Signal(len(self.base) + 1)
         is_run = self.op[list(C).index(C.RUN)]
         m.d.comb += [
+            # The index register's: the passes' and the response's (module docstring).
+            self.reg.payload.addr.eq(cur),
             self.reg.payload.data.eq(acc[:32]),
             self.cfg_addr.eq(cur),
             self.cfg_wdata.eq(acc),
@@ -192,19 +197,19 @@ class Executor(wiring.Component):
                 with m.Else():
                     m.next = "PASS_BYTE"
             with m.State("PASS_BYTE"):
-                for i in range(self.word_bytes):
-                    lane = acc[8 * i : 8 * i + 8]
-                    with m.If(k == i):
-                        m.d.sync += lane.eq(self.rd_data)
-                    with m.Elif(k == 0):
-                        m.d.sync += lane.eq(0)
-                m.d.sync += pos.eq(pos + 1)
+                # Little-endian bytes shift in from the top; the pad state shifts
+                # zeros in after a short unit, so a unit ends aligned at bit 0.
+                m.d.sync += [acc.eq(Cat(acc[8:], self.rd_data)), pos.eq(pos + 1), k.eq(k + 1)]
                 with m.If(k == self.unit - 1):
+                    m.next = "PASS_PAD"
+                with m.Else():
+                    m.next = "PASS_RD"
+            with m.State("PASS_PAD"):
+                with m.If(k == self.word_bytes):
                     m.d.sync += k.eq(0)
                     m.next = "PASS_ACT"
                 with m.Else():
-                    m.d.sync += k.eq(k + 1)
-                    m.next = "PASS_RD"
+                    m.d.sync += [acc.eq(acc[8:]), k.eq(k + 1)]
             with m.State("PASS_ACT"):
                 done = Signal()
                 with m.If(scan):
@@ -253,8 +258,11 @@ class Executor(wiring.Component):
             # ---- response, status count, next frame --------------------------------
             with m.State("RESP"):
                 m.d.comb += self.resp_start.eq(1)
+                m.d.sync += cur.eq(self.base)  # the response's first word
                 m.next = "RESP_WAIT"
             with m.State("RESP_WAIT"):
+                with m.If(self.resp_next):
+                    m.d.sync += cur.eq(cur + 1)
                 with m.If(self.resp_idle):
                     m.next = "COUNT"
             with m.State("COUNT"):
