@@ -40,7 +40,8 @@ __all__ = ["Executor"]
 
 C, S = P.Command, P.Status
 _STATUS_COUNTERS = [n for n, _ in P.LINK_COUNTERS[: len(S)]]
-assert _STATUS_COUNTERS == ["FRAMES_OK", *(s.name for s in S if s != S.OK)] and len(S) <= 8
+assert _STATUS_COUNTERS == ["FRAMES_OK", *(s.name for s in S if s != S.OK)]
+assert max(S) < 8, "a status fits 3 bits"
 
 
 class Executor(wiring.Component):
@@ -62,7 +63,7 @@ class Executor(wiring.Component):
                 # The header checks.
                 "check_start": Out(1),
                 "check_done": In(1),
-                "check_status": In(8),
+                "check_status": In(3),  # a ``Status``
                 "op": In(len(C)),  # the command, one-hot (``onehot``)
                 "unit": In(4),
                 "payload_start": In(range(NHEADER + 1)),
@@ -71,7 +72,7 @@ class Executor(wiring.Component):
                 # The response.
                 "resp_start": Out(1),
                 "resp_idle": In(1),
-                "resp_status": Out(8),  # the response's data follows from it and the command
+                "resp_status": Out(3),  # the response's data follows from it and the command
                 "resp_next": In(1),  # a response word is out: the next index
                 # The register file and the event FIFO.
                 "reg": Out(stream.Signature(req_layout)),
@@ -109,11 +110,12 @@ class Executor(wiring.Component):
         ]
 
         # -- ticks ----------------------------------------------------------------
-        tick_q = Signal(g.tick_bits)
-        m.d.sync += tick_q.eq(self.tick)
+        # The chip's tick counts up by one per tick: its low bit toggles.
+        tick_q = Signal()
+        m.d.sync += tick_q.eq(self.tick[0])
         with m.If(self.soft_reset):
             m.d.sync += tick_q.eq(0)  # the chip's tick restarts at 0 too
-        m.d.sync += self.tick_done.eq(self.tick != tick_q)  # a clock late: a short path
+        m.d.sync += self.tick_done.eq(self.tick[0] != tick_q)  # a clock late: a short path
         start = Signal()  # a tick starts: ``tick_start`` the next clock
         # STEP's ticks started, or RUN's clocks since the last tick started
         # (STEP is refused while running free).
@@ -268,7 +270,7 @@ class Executor(wiring.Component):
             with m.State("COUNT"):
                 # Counted once answered: a READ_REG of the counters does not count itself.
                 # The status counters are in Status order, from FRAMES_OK.
-                self.reg_request(m, RegOp.INC, addr_of["FRAMES_OK"] + self.resp_status[:3])
+                self.reg_request(m, RegOp.INC, addr_of["FRAMES_OK"] + self.resp_status)
                 with m.If(self.reg.ready):
                     m.next = "RELEASE"
             with m.State("RELEASE"):
