@@ -9,20 +9,20 @@ the frame.
 Timing: the header checks take at most 7 clocks from the closing FLAG.
 WRITE_REG, WRITE_MEM and INJECT make a checking pass over the payload
 before the executing one, so a bad value changes nothing: 2 clocks per
-byte and ``2 + word_bytes - unit`` per unit each pass (bytes shift into
-the unit's register from the top, then zeros align it) (a unit that writes a register waits up to
-6 clocks for the register file; a memory word waits for the chip to be
-idle; an event for the chip to take it). RUN's argument is PERIOD's new
-value: it goes through the passes like WRITE_REG's payload. Memory access
-and SEED wait for the chip to be idle; STEP answers after its last tick,
-STOP after the tick in progress. Free-running ticks (RUN) start at least
-``PERIOD`` clocks apart (or back to back), only while no request executes.
-``tick_start`` is a flip-flop: a tick starts the clock after it is decided.
-The response (``hdl/uart_response.py``) goes out at line rate, its words
-read at the index register (``cur``, which the passes use too); its status
-is counted once the framer is idle (a pass of the register file), then the
-frame is released. While a request executes, line bytes queue in the
-receive FIFO.
+byte and ``1 + word_bytes - unit`` per unit each pass (the bytes shift
+into the unit's register from the top, then zeros align it; no shifter).
+A unit that writes a register waits up to 6 clocks for the register file,
+a memory word for the chip to be idle, an event for the chip to take it.
+RUN's argument is PERIOD's new value: it goes through the passes like
+WRITE_REG's payload. Memory access and SEED wait for the chip to be
+idle; STEP answers after its last tick, STOP after the tick in progress.
+Free-running ticks (RUN) start at least ``PERIOD`` clocks apart (or back
+to back), only while no request executes. ``tick_start`` is a flip-flop:
+a tick starts the clock after it is decided. The response
+(``hdl/uart_response.py``) goes out at line rate, its words read at the
+index register (``cur``, which the passes use too); its status is counted
+once the framer is idle (a pass of the register file), then the frame is
+released. While a request executes, line bytes queue in the receive FIFO.
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Signal
@@ -131,7 +131,7 @@ class Executor(wiring.Component):
         checked = Signal()  # a unit checked the clock before: take its verdict
         end = Signal(range(P.MAX_FRAME + 2))
         pos = Signal(range(P.MAX_FRAME + 2))
-        k = Signal(4)  # byte within unit
+        k = Signal(range(self.word_bytes + 1))  # byte within unit
         acc = Signal(8 * self.word_bytes)
         # The unit's register or memory index, on the low bits (``far``: the
         # first one is past every region already, for WRITE_MEM's end check).
@@ -204,14 +204,16 @@ class Executor(wiring.Component):
                 m.d.sync += [acc.eq(Cat(acc[8:], self.rd_data)), pos.eq(pos + 1), k.eq(k + 1)]
                 with m.If(k == self.unit - 1):
                     m.next = "PASS_PAD"
+                    with m.If(self.unit == self.word_bytes):
+                        m.d.sync += k.eq(0)
+                        m.next = "PASS_ACT"
                 with m.Else():
                     m.next = "PASS_RD"
             with m.State("PASS_PAD"):
-                with m.If(k == self.word_bytes):
+                m.d.sync += [acc.eq(acc[8:]), k.eq(k + 1)]
+                with m.If(k == self.word_bytes - 1):
                     m.d.sync += k.eq(0)
                     m.next = "PASS_ACT"
-                with m.Else():
-                    m.d.sync += [acc.eq(acc[8:]), k.eq(k + 1)]
             with m.State("PASS_ACT"):
                 done = Signal()
                 with m.If(scan):
