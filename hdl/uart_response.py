@@ -128,7 +128,8 @@ class Response(wiring.Component):
         widx = Signal(range(P.MAX_PAYLOAD + 2))  # the word going out, from 1
         word = Signal(g.cfg_data_bits)  # a memory word
         out = self.out
-        count = Mux(src == Source.NONE, 0, self.count)
+        count = self.count
+        empty = (src == Source.NONE) | (count == 0)  # the header is all
 
         # The byte going out, one-hot over every lane of every source: the
         # header's three, then each source's word (``lanes``).
@@ -158,12 +159,12 @@ class Response(wiring.Component):
                     m.d.sync += [sel.eq(1 << first["head"]), widx.eq(1)]
                     m.next = "HEADER"
             with m.State("HEADER"):
-                m.d.comb += [out.valid.eq(1), out.payload.last.eq(sel[2] & (count == 0))]
+                m.d.comb += [out.valid.eq(1), out.payload.last.eq(sel[2] & empty)]
                 with m.If(out.ready):
                     m.d.sync += sel.eq(sel << 1)
                     with m.If(sel[2]):
                         m.next = "FETCH"
-                        with m.If(count == 0):
+                        with m.If(empty):
                             m.next = "IDLE"
             with m.State("FETCH"):
                 with m.Switch(src):
