@@ -39,7 +39,7 @@ from .top import Chip
 from .uart_exec import Executor
 from .uart_framing import Deframer, Framer, share_crc
 from .uart_phy import UartRx, UartTx
-from .uart_regs import RegisterFile
+from .uart_regs import RegisterFile, RegOp
 from .uart_request import RequestCheck
 from .uart_response import Response
 
@@ -100,7 +100,7 @@ class Link(wiring.Component):
         m.submodules.regs = regs = RegisterFile(g, link, ev_bits)
         m.submodules.check = check = RequestCheck(g, ev_bits)
         m.submodules.exec = ex = Executor(g, check.low)
-        m.submodules.resp = resp = Response(g, check.low)
+        m.submodules.resp = resp = Response(g)
         m.d.comb += [
             regs.count_timeouts.eq(dfr.timeout),
             regs.count_framing_errors.eq(dfr.framing_error),
@@ -150,9 +150,9 @@ class Link(wiring.Component):
             resp.header.eq(dfr.header),
             resp.op.eq(check.op),
             resp.unit.eq(check.unit),
-            resp.base.eq(check.base),
             resp.count.eq(check.count),
             ex.resp_idle.eq(resp.idle & framer.idle),  # the shared CRC is free then
+            ex.resp_next.eq(resp.next),
             resp.reg_rdata.eq(regs.rdata),
             resp.reg_rvalid.eq(regs.rvalid),
             resp.chip_busy.eq(chip.busy),
@@ -164,16 +164,15 @@ class Link(wiring.Component):
         ]
         wiring.connect(m, resp.out, framer.inp)
         # The executor and the response take turns on the register file and
-        # on the configuration port (the executor waits while a response goes out).
+        # on the configuration port (the executor waits while a response goes
+        # out), at the executor's index (the response reads, the executor writes).
         m.d.comb += [
-            regs.req.valid.eq(ex.reg.valid | resp.reg.valid),
-            regs.req.payload.op.eq(Mux(resp.reg.valid, resp.reg.payload.op, ex.reg.payload.op)),
-            regs.req.payload.addr.eq(
-                Mux(resp.reg.valid, resp.reg.payload.addr, ex.reg.payload.addr)
-            ),
-            regs.req.payload.data.eq(ex.reg.payload.data),  # the response only reads
+            regs.req.valid.eq(ex.reg.valid | resp.reg_re),
+            regs.req.payload.op.eq(Mux(resp.reg_re, RegOp.READ, ex.reg.payload.op)),
+            regs.req.payload.addr.eq(ex.reg.payload.addr),
+            regs.req.payload.data.eq(ex.reg.payload.data),
             ex.reg.ready.eq(regs.req.ready),
-            resp.reg.ready.eq(regs.req.ready),
+            resp.reg_ready.eq(regs.req.ready),
         ]
 
         # -- the chip's ports -------------------------------------------------------
@@ -185,7 +184,7 @@ class Link(wiring.Component):
             chip.tick_start.eq(ex.tick_start),
             chip.cfg_core.eq(ex.cfg_core),
             chip.cfg_region.eq(ex.cfg_region),
-            chip.cfg_addr.eq(Mux(ex.cfg_we, ex.cfg_addr, resp.mem_addr)),
+            chip.cfg_addr.eq(ex.cfg_addr),
             chip.cfg_wdata.eq(ex.cfg_wdata),
             chip.cfg_we.eq(ex.cfg_we),
             chip.cfg_re.eq(resp.mem_re),

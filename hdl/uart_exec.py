@@ -9,18 +9,20 @@ the frame.
 Timing: the header checks take at most 7 clocks from the closing FLAG.
 WRITE_REG, WRITE_MEM and INJECT make a checking pass over the payload
 before the executing one, so a bad value changes nothing: 2 clocks per
-byte and one per unit each pass (a unit that writes a register waits up to
-6 clocks for the register file; a memory word waits for the chip to be
-idle; an event for the chip to take it). RUN's argument is PERIOD's new
-value: it goes through the passes like WRITE_REG's payload. Memory access
-and SEED wait for the chip to be idle; STEP answers after its last tick,
-STOP after the tick in progress. Free-running ticks (RUN) start at least
-``PERIOD`` clocks apart (or back to back), only while no request executes.
-``tick_start`` is a flip-flop: a tick starts the clock after it is decided.
-The response (``hdl/uart_response.py``) goes out at line rate; its status
-is counted once the framer is idle (a pass of the register file), then the
-frame is released. While a request executes, line bytes queue in the
-receive FIFO.
+byte and ``1 + word_bytes - unit`` per unit each pass (the bytes shift
+into the unit's register from the top, then zeros align it; no shifter).
+A unit that writes a register waits up to 6 clocks for the register file,
+a memory word for the chip to be idle, an event for the chip to take it.
+RUN's argument is PERIOD's new value: it goes through the passes like
+WRITE_REG's payload. Memory access and SEED wait for the chip to be
+idle; STEP answers after its last tick, STOP after the tick in progress.
+Free-running ticks (RUN) start at least ``PERIOD`` clocks apart (or back
+to back), only while no request executes. ``tick_start`` is a flip-flop:
+a tick starts the clock after it is decided. The response
+(``hdl/uart_response.py``) goes out at line rate, its words read at the
+index register (``cur``, which the passes use too); its status is counted
+once the framer is idle (a pass of the register file), then the frame is
+released. While a request executes, line bytes queue in the receive FIFO.
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Signal
@@ -38,7 +40,8 @@ __all__ = ["Executor"]
 
 C, S = P.Command, P.Status
 _STATUS_COUNTERS = [n for n, _ in P.LINK_COUNTERS[: len(S)]]
-assert _STATUS_COUNTERS == ["FRAMES_OK", *(s.name for s in S if s != S.OK)] and len(S) <= 8
+assert _STATUS_COUNTERS == ["FRAMES_OK", *(s.name for s in S if s != S.OK)]
+assert max(S) < 8, "a status fits 3 bits"
 
 
 class Executor(wiring.Component):
@@ -60,7 +63,7 @@ class Executor(wiring.Component):
                 # The header checks.
                 "check_start": Out(1),
                 "check_done": In(1),
-                "check_status": In(8),
+                "check_status": In(3),  # a ``Status``
                 "op": In(len(C)),  # the command, one-hot (``onehot``)
                 "unit": In(4),
                 "payload_start": In(range(NHEADER + 1)),
@@ -69,7 +72,8 @@ class Executor(wiring.Component):
                 # The response.
                 "resp_start": Out(1),
                 "resp_idle": In(1),
-                "resp_status": Out(8),  # the response's data follows from it and the command
+                "resp_status": Out(3),  # the response's data follows from it and the command
+                "resp_next": In(1),  # a response word is out: the next index
                 # The register file and the event FIFO.
                 "reg": Out(stream.Signature(req_layout)),
                 "period": In(32),
@@ -106,11 +110,12 @@ class Executor(wiring.Component):
         ]
 
         # -- ticks ----------------------------------------------------------------
-        tick_q = Signal(g.tick_bits)
-        m.d.sync += tick_q.eq(self.tick)
+        # The chip's tick counts up by one per tick: its low bit toggles.
+        tick_q = Signal()
+        m.d.sync += tick_q.eq(self.tick[0])
         with m.If(self.soft_reset):
             m.d.sync += tick_q.eq(0)  # the chip's tick restarts at 0 too
-        m.d.sync += self.tick_done.eq(self.tick != tick_q)  # a clock late: a short path
+        m.d.sync += self.tick_done.eq(self.tick[0] != tick_q)  # a clock late: a short path
         start = Signal()  # a tick starts: ``tick_start`` the next clock
         # STEP's ticks started, or RUN's clocks since the last tick started
         # (STEP is refused while running free).
@@ -126,13 +131,15 @@ class Executor(wiring.Component):
         checked = Signal()  # a unit checked the clock before: take its verdict
         end = Signal(range(P.MAX_FRAME + 2))
         pos = Signal(range(P.MAX_FRAME + 2))
-        k = Signal(4)  # byte within unit
+        k = Signal(range(self.word_bytes + 1))  # byte within unit
         acc = Signal(8 * self.word_bytes)
         # The unit's register or memory index, on the low bits (``far``: the
         # first one is past every region already, for WRITE_MEM's end check).
         cur = Signal(len(self.base) + 1)
         is_run = self.op[list(C).index(C.RUN)]
         m.d.comb += [
+            # The index register's: the passes' and the response's (module docstring).
+            self.reg.payload.addr.eq(cur),
             self.reg.payload.data.eq(acc[:32]),
             self.cfg_addr.eq(cur),
             self.cfg_wdata.eq(acc),
@@ -192,19 +199,21 @@ class Executor(wiring.Component):
                 with m.Else():
                     m.next = "PASS_BYTE"
             with m.State("PASS_BYTE"):
-                for i in range(self.word_bytes):
-                    lane = acc[8 * i : 8 * i + 8]
-                    with m.If(k == i):
-                        m.d.sync += lane.eq(self.rd_data)
-                    with m.Elif(k == 0):
-                        m.d.sync += lane.eq(0)
-                m.d.sync += pos.eq(pos + 1)
+                # Little-endian bytes shift in from the top; the pad state shifts
+                # zeros in after a short unit, so a unit ends aligned at bit 0.
+                m.d.sync += [acc.eq(Cat(acc[8:], self.rd_data)), pos.eq(pos + 1), k.eq(k + 1)]
                 with m.If(k == self.unit - 1):
+                    m.next = "PASS_PAD"
+                    with m.If(self.unit == self.word_bytes):
+                        m.d.sync += k.eq(0)
+                        m.next = "PASS_ACT"
+                with m.Else():
+                    m.next = "PASS_RD"
+            with m.State("PASS_PAD"):
+                m.d.sync += [acc.eq(acc[8:]), k.eq(k + 1)]
+                with m.If(k == self.word_bytes - 1):
                     m.d.sync += k.eq(0)
                     m.next = "PASS_ACT"
-                with m.Else():
-                    m.d.sync += k.eq(k + 1)
-                    m.next = "PASS_RD"
             with m.State("PASS_ACT"):
                 done = Signal()
                 with m.If(scan):
@@ -253,14 +262,17 @@ class Executor(wiring.Component):
             # ---- response, status count, next frame --------------------------------
             with m.State("RESP"):
                 m.d.comb += self.resp_start.eq(1)
+                m.d.sync += cur.eq(self.base)  # the response's first word
                 m.next = "RESP_WAIT"
             with m.State("RESP_WAIT"):
+                with m.If(self.resp_next):
+                    m.d.sync += cur.eq(cur + 1)
                 with m.If(self.resp_idle):
                     m.next = "COUNT"
             with m.State("COUNT"):
                 # Counted once answered: a READ_REG of the counters does not count itself.
                 # The status counters are in Status order, from FRAMES_OK.
-                self.reg_request(m, RegOp.INC, addr_of["FRAMES_OK"] + self.resp_status[:3])
+                self.reg_request(m, RegOp.INC, addr_of["FRAMES_OK"] + self.resp_status)
                 with m.If(self.reg.ready):
                     m.next = "RELEASE"
             with m.State("RELEASE"):

@@ -195,15 +195,14 @@ class Framer(wiring.Component):
         crc16 = self.crc
         escaped = Signal()  # the ESC of the current byte is out
 
-        def emit(byte):
-            """Send ``byte`` stuffed; returns the 'byte done' condition."""
-            special = (byte == P.FLAG) | (byte == P.ESC)
-            m.d.comb += [
-                self.out.valid.eq(1),
-                self.out.payload.eq(
-                    Mux(special & ~escaped, P.ESC, byte ^ Mux(escaped, P.ESC_XOR, 0))
-                ),
-            ]
+        # One stuffing path for every byte (``emit`` selects the byte).
+        byte = Signal(8)
+        special = (byte == P.FLAG) | (byte == P.ESC)
+        stuffed = Mux(special & ~escaped, P.ESC, byte ^ Mux(escaped, P.ESC_XOR, 0))
+
+        def emit(value):
+            """Send ``value`` stuffed; returns the 'byte done' condition."""
+            m.d.comb += [byte.eq(value), self.out.valid.eq(1), self.out.payload.eq(stuffed)]
             done = Signal()
             with m.If(self.out.ready):
                 with m.If(special & ~escaped):

@@ -18,21 +18,23 @@ A stored register is read, changed and written back byte by byte through
 one shared 8-bit adder: a pass of 5 more clocks, ``rvalid`` (READ) on the
 last. INC adds 1 (the status counters, once a response is out), CLEAR
 writes 0 (RESET's TICK and EVENTS_DROPPED); a WRITE of EPISODE pulses
-``episode_restart`` the clock after it is taken.
+``episode_restart`` the clock after it is taken. ``rdata`` holds a READ's
+value until the next request (the response sends its bytes from there).
 
 Counters of events outside the request flow (TICK, TIMEOUTS,
 FRAMING_ERRORS, OVERRUNS, EVENTS_DROPPED; up to one per clock) first count
 in pending registers. A READ or CLEAR of such a counter adds or drops its
 pending count in its own pass, so a read is exact; otherwise pending counts
-are added in turn, a pass of 6 clocks with at most one request (7 clocks)
-between two of them, so each is taken within 5 * 13 clocks of its first
-event and cannot overflow (the widths of ``ASYNC_COUNTERS`` hold the most
-events of 70 clocks).
+are added in turn, each an INC of its counter decoded like a request (a
+pass of 7 clocks) with at most one request (7 clocks) between two of them,
+so each is taken within 5 * 14 clocks of its first event and cannot
+overflow (the widths of ``ASYNC_COUNTERS`` hold the most events of 80
+clocks).
 """
 
 import enum
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -154,7 +156,8 @@ class RegisterFile(wiring.Component):
         nonzero = Signal(len(ASYNC_COUNTERS))
         m.d.comb += nonzero.eq(Cat(*[p != 0 for p in pend]))
         m.d.comb += self.busy.eq(nonzero.any() | (step != 0))
-        ptr = Signal(range(len(ASYNC_COUNTERS)))  # the pending count whose turn it is
+        # The pending count whose turn it is, one-hot (rotates on every turn).
+        ptr = Signal(len(ASYNC_COUNTERS), init=1)
 
         m.d.sync += self.rvalid.eq(0)
         # A pending count's pass, or the request's turn: decided from this block's
@@ -167,13 +170,14 @@ class RegisterFile(wiring.Component):
         with m.If(step == 0):
             m.d.comb += self.req.ready.eq(~flush)
             with m.If(flush):
-                m.d.sync += ptr.eq(ptr + 1)
-                with m.If(nonzero.bit_select(ptr, 1)):
-                    m.d.comb += take.eq(1 << ptr)
-                    async_addr = Array(Const(addr_of[n], 6) for n in ASYNC_COUNTERS)
-                    m.d.sync += [op.eq(RegOp.INC), addr.eq(async_addr[ptr]), silent.eq(1)]
-                    m.d.sync += [step.eq(1), carry.eq(0), delta.eq(Array(pend)[ptr])]
-                    m.d.sync += turn.eq(0)
+                # A pending count's pass is an INC of its counter, decoded like a request.
+                m.d.sync += ptr.eq(ptr.rotate_left(1))
+                with m.If((nonzero & ptr).any()):
+                    async_addr = or_all(
+                        Mux(ptr[i], addr_of[n], 0) for i, n in enumerate(ASYNC_COUNTERS)
+                    )
+                    m.d.sync += [op.eq(RegOp.INC), addr.eq(async_addr), silent.eq(1)]
+                    m.d.sync += [step.eq(DECODE), turn.eq(0)]
             with m.Elif(self.req.valid):
                 m.d.sync += [op.eq(req.op), addr.eq(req.addr), wdata.eq(req.data), silent.eq(0)]
                 m.d.sync += [turn.eq(1), step.eq(DECODE)]
@@ -208,7 +212,8 @@ class RegisterFile(wiring.Component):
             with m.Switch(b):
                 for i in range(4):
                     with m.Case(i):
-                        m.d.sync += self.rdata[8 * i : 8 * i + 8].eq(new)
+                        with m.If(~silent):  # held for the response while counts pass
+                            m.d.sync += self.rdata[8 * i : 8 * i + 8].eq(new)
             with m.If(step == 5):
                 m.d.sync += self.rvalid.eq((op == RegOp.READ) & ~silent)
         return m
@@ -226,16 +231,17 @@ class RegisterFile(wiring.Component):
             with m.If(addr == addr_of[name]):
                 m.d.comb += [is_live.eq(1), sel[i].eq(1)]
         m.d.sync += self.live_sel.eq(sel)
+        # A pending count goes with its counter's pass: INC (a pending count's
+        # pass) and READ add it, CLEAR drops it; other INCs add 1.
         pending = Signal(8)
+        is_async = Signal()
         for i, name in enumerate(ASYNC_COUNTERS):
             with m.If(addr == addr_of[name]):
-                m.d.comb += pending.eq(pend[i])
-                with m.If((op == RegOp.READ) | (op == RegOp.CLEAR)):
-                    m.d.comb += take[i].eq(1)
+                m.d.comb += [pending.eq(pend[i]), is_async.eq(1), take[i].eq(1)]
         with m.If(is_live):
             m.d.sync += step.eq(Mux(op == RegOp.READ, live_read, 0))
         with m.Else():
-            m.d.sync += [step.eq(1), delta.eq(Mux(op == RegOp.INC, 1, pending))]
+            m.d.sync += [step.eq(1), delta.eq(Mux(is_async, pending, op == RegOp.INC))]
         # Write-through: the flip-flops of the registers that drive something.
         with m.If(op == RegOp.WRITE):
             shadows = {"PERIOD": self.period}

@@ -71,7 +71,7 @@ class RequestCheck(wiring.Component):
                 "running": In(1),
                 "events_pending": In(event_fifo_bits),
                 "done": Out(1),
-                "status": Out(8),
+                "status": Out(3),  # a ``Status`` (they fit 3 bits)
                 "op": Out(len(C)),  # the command, one-hot (``onehot``); 0 if unknown
                 #: Payload unit in bytes (a region word for the memory commands).
                 "unit": Out(4),
