@@ -13,7 +13,7 @@ is registered: ECP5 timing); a spike's first packet is on ``packet_out``
 six clocks after the spike is taken, and a spike that makes k packets
 occupies the emitter for max(1, k)
 clocks when ``packet_out`` is ready (a stream of spikes costs no bubbles).
-The spike queue (``queue_depth`` + 2 spikes) lets the core run ahead;
+The spike queue (``queue_depth`` spikes) lets the core run ahead;
 ``spike_in.ready`` is registered, and the core stalls only when the queue
 is nearly full. ``packet_out`` goes through a two-entry buffer, so
 no combinational path crosses into the bus. ``busy`` is high while any
@@ -83,10 +83,11 @@ class Fanout(wiring.Component):
         queued = data.StructLayout(
             {"neuron": self.spike_layout["neuron"].shape, "due": fan + 1, "word": routes.shape}
         )
-        # `queue_depth` + 2 places: a spike is accepted while the queue's level,
-        # registered, shows room for it and the spikes in flight.
-        places = self.queue_depth + 2
-        m.submodules.queue = queue = RegisteredFIFO(width=queued.size, depth=places)
+        # A spike is accepted while the queue's level, registered, shows room
+        # for it and the spikes in flight; the queue is written without a
+        # check, so it has three places more than it ever holds (its `w_rdy`
+        # is high up to level depth - 4).
+        m.submodules.queue = queue = RegisteredFIFO(width=queued.size, depth=self.queue_depth + 3)
         m.submodules.obuf = obuf = fifo.SyncFIFO(width=g.packet_layout.size, depth=2)
 
         # -- the spike's routing word: read as it arrives, queued with it ------
@@ -98,7 +99,7 @@ class Fanout(wiring.Component):
         take = self.spike_in.valid & room
         m.d.comb += self.spike_in.ready.eq(room)
         m.d.sync += [
-            room.eq(queue.level + s_valid + take < places),
+            room.eq(queue.level + s_valid + take < self.queue_depth),
             s_valid.eq(take),
             s_spike.eq(self.spike_in.payload),
         ]

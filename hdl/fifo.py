@@ -5,17 +5,21 @@ memory's read port, and its ``r_en`` reaches the memory's clock enable. In
 block RAM that output is slow (5.8 ns clock-to-out on the ECP5, a third of a
 50 MHz clock), so logic that decodes ``r_data`` and decides ``r_en`` made the
 critical paths of the link and the fan-out unit. :class:`RegisteredFIFO`
-puts a two-entry FIFO in flip-flops behind the buffered one: the block
+puts two flip-flop registers behind the buffered FIFO: the block
 RAM's output goes only into those registers, and ``r_en`` reaches only them.
 
 Same ports as ``amaranth.lib.fifo`` (``w_data``, ``w_en``, ``w_rdy``,
-``r_data``, ``r_en``, ``r_rdy``, ``level``) and the same capacity
-(``depth``). Timing: a write is readable three clocks later (two more than
-``SyncFIFOBuffered``); one write and one read per clock; nothing stalls but
+``r_data``, ``r_en``, ``r_rdy``, ``level``), at most ``depth`` entries
+(``level`` counts them all). ``w_rdy`` is the buffered part's: it can be
+low from ``level`` = ``depth`` − 3 on while entries move to the registers,
+so a writer that must never be refused keeps ``level`` ≤ ``depth`` − 4;
+once the reader stops, the FIFO fills to ``depth``. Timing: a write is
+readable three clocks later (one more than ``SyncFIFOBuffered``; two at
+``depth`` 3); one write and one read per clock; nothing stalls but
 a full or empty FIFO.
 """
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -44,17 +48,27 @@ class RegisteredFIFO(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.bulk = bulk = fifo.SyncFIFOBuffered(width=self.width, depth=self.depth - 2)
-        m.submodules.out = out = fifo.SyncFIFO(width=self.width, depth=2)
+        # The read side: two registers, `head` first (explicit flip-flops, not
+        # a memory that synthesis could map to LUT RAM).
+        head, tail = Signal(self.width), Signal(self.width)
+        n = Signal(range(3))
+        take = bulk.r_rdy & (n != 2)
+        give = self.r_en & (n != 0)
         m.d.comb += [
             bulk.w_data.eq(self.w_data),
             bulk.w_en.eq(self.w_en),
             self.w_rdy.eq(bulk.w_rdy),
-            out.w_data.eq(bulk.r_data),
-            out.w_en.eq(bulk.r_rdy),
-            bulk.r_en.eq(out.w_rdy),
-            self.r_data.eq(out.r_data),
-            self.r_rdy.eq(out.r_rdy),
-            out.r_en.eq(self.r_en),
-            self.level.eq(bulk.level + out.level),
+            bulk.r_en.eq(n != 2),
+            self.r_data.eq(head),
+            self.r_rdy.eq(n != 0),
+            self.level.eq(bulk.level + n),
         ]
+        m.d.sync += n.eq(n + take - give)
+        with m.If(give):
+            m.d.sync += head.eq(tail)
+        with m.If(take):
+            with m.If((n == 0) | ((n == 1) & give)):
+                m.d.sync += head.eq(bulk.r_data)
+            with m.Else():
+                m.d.sync += tail.eq(bulk.r_data)
         return m
