@@ -30,7 +30,7 @@ import numpy as np
 
 from spikeloom.boards import TARGETS, target
 from spikeloom.defs import Geometry
-from spikeloom.hdl.core import ROW_STAGES, UPDATE_STAGES, Core, tick_cycles
+from spikeloom.hdl.core import ROW_STAGES, START_CYCLES, UPDATE_STAGES, Core, tick_cycles
 from spikeloom.sim.core import CoreModel
 from spikeloom.sim.rtl import runner
 from spikeloom.testing.harness import CoreHarness
@@ -174,7 +174,7 @@ def write_table(res, table=TABLE):
         f"## Cycles per tick (RTL in Verilator, the iCEBreaker core: lanes = {UP5K_CORE.lanes}, "
         "5 % dense, LIF)",
         "",
-        f"Cycles per tick = r + (G − 1) · max(r, lanes) + lanes + {UPDATE_STAGES + 4}, "
+        f"Cycles per tick = r + (G − 1) · max(r, lanes) + lanes + {UPDATE_STAGES + START_CYCLES}, "
         f"r = L + {ROW_STAGES} for L > 0 active",
         "rows and 1 for L = 0, over the G = N / lanes groups; spikes cost no clock",
         "(`hdl/core.py`); `formula` says whether every measured tick matched it.",

@@ -20,7 +20,7 @@ more lane costs an accumulator, a sum register and a wider mux, no block RAM.
 
 Timing, with L active rows in the tick::
 
-    cycles per tick = r + (G - 1) * max(r, lanes) + lanes + UPDATE_STAGES + 4
+    cycles per tick = r + (G - 1) * max(r, lanes) + lanes + UPDATE_STAGES + START_CYCLES
     r = L + ROW_STAGES if L > 0, else 1
 
 **Virtual cores** (``Geometry.virtual`` = V > 1): the engine holds V
@@ -37,7 +37,7 @@ the tick stalls only on ``spike_out.ready`` (the whole update pipeline holds
 while a spike waits). Crossbar throughput during the row phase is ``lanes``
 entries per clock.
 
-``axon_in`` accepts one axon event per clock at any time except the two
+``axon_in`` accepts one axon event per clock at any time except the three
 clocks in which a tick starts (and, after a reset, the V * A clocks of INIT,
 which clears the listed-axon bitmaps, with ``busy`` high; a ``tick_start``
 then waits for its end); an event belongs to the next tick to start.
@@ -66,7 +66,7 @@ from .config import ConfigSignature
 from .learning import LearningUnit
 from .neuron import LATENCY, NeuronUpdate
 
-__all__ = ["Core", "config_members", "tick_cycles", "ROW_STAGES", "UPDATE_STAGES"]
+__all__ = ["Core", "config_members", "tick_cycles", "ROW_STAGES", "UPDATE_STAGES", "START_CYCLES"]
 
 #: Clocks of a group's row phase beyond its L row issues: list read, registered
 #: row, crossbar read, registered word, accumulate.
@@ -74,6 +74,10 @@ ROW_STAGES = 5
 #: Clocks from a neuron's issue to its state write: the read address, the
 #: registered memory outputs, then the neuron pipeline.
 UPDATE_STAGES = 2 + LATENCY
+#: The remaining clocks of a tick, from the states around the groups (START,
+#: START2, in which the events taken before the start are listed, SWAP, DRAIN,
+#: FINISH).
+START_CYCLES = 5
 
 
 def config_members(geometry: Geometry, *, region: bool = True, core: bool = False) -> dict:
@@ -100,7 +104,7 @@ def tick_cycles(geometry: Geometry, active_rows, spikes=None) -> int:
     r = [L + ROW_STAGES if L else 1 for L in active_rows]
     rows = r[0] + (g.groups - 1) * max(r[0], g.lanes)
     rows += sum(g.groups * max(rv, g.lanes) for rv in r[1:])
-    return rows + g.lanes + UPDATE_STAGES + 4
+    return rows + g.lanes + UPDATE_STAGES + START_CYCLES
 
 
 class Core(wiring.Component):
@@ -218,21 +222,33 @@ class Core(wiring.Component):
         accepting = Signal()
         e_valid = Signal()
         e_ax = Signal.like(ax)  # Cat(axon, vc): the bitmap address too
-        e_vc = e_ax[ab:]
         m.d.comb += self.axon_in.ready.eq(accepting)
         m.d.sync += [e_valid.eq(self.axon_in.valid & accepting), e_ax.eq(ax)]
         for rd in seen_rd:
             m.d.comb += rd.addr.eq(ax)
-        listed = Mux(bank, seen_rd[0].data, seen_rd[1].data)  # the next tick's bitmap
-        new_event = e_valid & ~listed
+        # The bitmap's output is registered before the decision (ECP5: a
+        # block RAM's output drives only a register), so an event is listed
+        # two clocks after it is taken; its bit is written then, too late for
+        # the next event's read, so a duplicate right behind is caught by
+        # comparing with the last decision.
+        d_valid, d_listed, last_new = Signal(), Signal(), Signal()
+        d_ax, last_ax = Signal.like(ax), Signal.like(ax)
+        d_vc = d_ax[ab:]
+        m.d.sync += [
+            d_valid.eq(e_valid),
+            d_ax.eq(e_ax),
+            d_listed.eq(Mux(bank, seen_rd[0].data, seen_rd[1].data)),  # the next tick's
+        ]
+        new_event = d_valid & ~d_listed & ~(last_new & (last_ax == d_ax))
+        m.d.sync += [last_new.eq(new_event), last_ax.eq(d_ax)]
         with m.If(new_event):
             m.d.comb += [
-                ax_wr.addr.eq(Cat(pick(next_ax_len, e_vc)[:ab], ~bank, e_vc)),
-                ax_wr.data.eq(e_ax[:ab]),
+                ax_wr.addr.eq(Cat(pick(next_ax_len, d_vc)[:ab], ~bank, d_vc)),
+                ax_wr.data.eq(d_ax[:ab]),
                 ax_wr.en.eq(1),
             ]
             for v, n in enumerate(next_ax_len):
-                with m.If((e_vc == v) if vb else 1):
+                with m.If((d_vc == v) if vb else 1):
                     m.d.sync += n.eq(n + 1)
 
         # -- row engine: list -> crossbar word -> registered word -> accumulators
@@ -283,7 +299,7 @@ class Core(wiring.Component):
                     wr.en.eq(clear_en),
                 ]
             with m.Else():  # the next tick's: set by new events
-                m.d.comb += [wr.addr.eq(e_ax), wr.data.eq(1), wr.en.eq(new_event)]
+                m.d.comb += [wr.addr.eq(d_ax), wr.data.eq(1), wr.en.eq(new_event)]
 
         # -- update engine: one neuron per clock --------------------------------
         tag_bits = max(1, nb + vb)  # the neuron's number in the engine
@@ -430,6 +446,8 @@ class Core(wiring.Component):
                     m.d.sync += [cycles.eq(1), start_pend.eq(0)]
                     m.next = "START"
             with m.State("START"):
+                m.next = "START2"
+            with m.State("START2"):
                 # The last event accepted before the start is listed now.
                 m.next = "SWAP"
             with m.State("SWAP"):
