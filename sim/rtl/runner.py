@@ -208,6 +208,7 @@ def run(runner, name: str, build_dir: Path, module: str, test_dir: Path, env: di
         runner.test(
             test_module=module,
             hdl_toplevel=name,
+            hdl_toplevel_lang="verilog",  # Amaranth's; also for a runner that did not build
             build_dir=build_dir,
             test_dir=test_dir,
             extra_env={k: str(v) for k, v in env.items()},
