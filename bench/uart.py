@@ -57,16 +57,18 @@ def sim_defaults():
 
 
 def measure_rtl(steps: int, seed: int = 5):
-    from spikeloom.hdl.system import System
+    """The cocotb measurement on the ``--port sim`` device's own build (built once, cached)."""
+    from cocotb_tools.runner import get_runner
+
+    from spikeloom.sim.rtl import bridge
 
     g, link = sim_defaults()
     simulator = "verilator"
-    name = "bench_uart_system"
-    simr, build_dir = runner.build(
-        System(g, link), name, simulator, ROOT / "build" / "bench" / simulator, "-O2"
-    )
+    build_dir = Path((bridge.build_system(g, link, simulator) / "built").read_text())
+    runner.tool_env()
     job = {"geometry": g.as_dict(), "link": dataclasses.asdict(link), "seed": seed, "steps": steps}
-    verdict = run_job(simr, name, build_dir, "cocotb_bench_uart", ROOT / "bench", job, "uart")
+    simr, module = get_runner(simulator), "cocotb_bench_uart"
+    verdict = run_job(simr, bridge.NAME, build_dir, module, ROOT / "bench", job, "bench")
     if not verdict["ok"]:
         raise SystemExit(f"uart benchmark failed: {verdict['message']}")
     return verdict

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from spikeloom.sim.rtl import runner
+from spikeloom.testing import schedule
 from spikeloom.testing.jobs import run_job
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +21,14 @@ VOLUME = max(1, int(os.environ.get("SPIKELOOM_VOLUME", "1")))
 
 def pytest_report_header(config):
     return f"spikeloom simulators: {', '.join(SIMULATORS) or 'none found'}"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Longest first, dealt out to the xdist workers in turns (``spikeloom.testing.schedule``)."""
+    estimates = schedule.load_estimates(TESTS / "durations.json")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    by_id = {item.nodeid: item for item in items}
+    items[:] = [by_id[t] for t in schedule.order(list(by_id), estimates, workers)]
 
 
 class Design:

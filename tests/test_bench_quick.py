@@ -1,9 +1,10 @@
 """The router and link benchmarks keep running: short runs into a temporary folder.
 
-``bench/router.py --quick`` measures the tree and the flat bus on the RTL
-(three rewiring points); ``bench/uart.py --steps 3`` measures the link on
-the RTL and the ``--port sim`` CLI. Both write their JSON and table where
-``--out`` says, so the committed results are left alone.
+``bench/router.py --quick`` measures a tree and a flat bus of four cores on
+the RTL (three rewiring points); ``bench/uart.py --steps 3`` measures the
+link on the RTL (the ``--port sim`` device's build) and the ``--port sim``
+CLI. Both write their JSON and table where ``--out`` says, so the committed
+results are left alone.
 """
 
 import json

@@ -167,3 +167,30 @@ def test_cli_sim_equals_golden(tmp_path):
         out[port] = path.read_text()
     assert out["sim"] == out["golden"]
     assert len(out["sim"].splitlines()) > 40, "the network must spike"
+
+
+def test_a_closed_simulator_leaves_no_folder(board, tmp_path, monkeypatch):
+    """Every launch makes a work folder (port file, log); closing removes it."""
+    import tempfile
+
+    simulator, _ = board  # built already
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    sim = SimTransport(SIM_GEOMETRY, SIM_LINK, simulator=simulator)
+    workdir = sim.server.workdir
+    assert workdir.parent == tmp_path and (workdir / "sim.log").exists()
+    assert Board(sim).identify().geometry == SIM_GEOMETRY
+    sim.close()
+    assert sim.server.process.poll() is not None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_start_leaves_no_folder(tmp_path, monkeypatch):
+    """A simulator that does not start in time is stopped and its folder removed."""
+    import tempfile
+
+    from spikeloom.sim.rtl import bridge
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(RuntimeError, match="did not start in 0"):
+        bridge.launch(SIM_GEOMETRY, SIM_LINK, SIMULATORS[0], startup_timeout=0)
+    assert list(tmp_path.iterdir()) == []

@@ -6,7 +6,8 @@ and idle gaps in mid-frame, and checks every response byte for byte against
 ``sim/uart.py``, that nothing hangs, and that memories hold exactly what the
 valid writes put there; a directed sequence first checks the learning
 registers, PHASE, SEED and their strobes to the chip.
-Replay a failure with ``SPIKELOOM_SEED=<seed> pytest tests/test_uart.py``.
+Replay a failure with ``SPIKELOOM_SEED=<seed> pytest tests/test_uart.py``;
+``SPIKELOOM_VOLUME`` multiplies the items.
 """
 
 import dataclasses
@@ -19,7 +20,7 @@ from spikeloom.testing.crosscheck import UART_GEOMETRY as G
 from spikeloom.testing.crosscheck import UART_LINK as LINK
 from spikeloom.testing.crosscheck import uart_system as system
 
-from conftest import SIMULATORS
+from conftest import SIMULATORS, VOLUME
 
 #: Malformed items per simulator (valid requests come on top, about 3 in 10).
 ITEMS = {"verilator": 10_000, "icarus": 200}
@@ -30,7 +31,7 @@ ITEMS = {"verilator": 10_000, "icarus": 200}
 def test_uart_fuzz(design, simulator, part):
     # Two seeds of half the items each, so parallel workers share the work.
     seed = int(os.environ.get("SPIKELOOM_SEED", 7100 + part))
-    items = ITEMS[simulator] // 2
+    items = ITEMS[simulator] // 2 * VOLUME  # SPIKELOOM_VOLUME=10: a deep nightly run
     if "SPIKELOOM_ITEMS" in os.environ:
         items = int(os.environ["SPIKELOOM_ITEMS"])
     # -O2: millions of clocks with little Python per clock (5x faster than -O0).

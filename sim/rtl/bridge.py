@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -130,21 +131,30 @@ class SimServer:
         self.process, self.url, self.workdir, self.log = process, url, workdir, log
 
     def close(self, timeout: float = 10.0):
-        """Stop the simulator (it ends by itself when the host hangs up)."""
+        """Stop the simulator (it ends by itself when the host hangs up); remove its folder."""
         try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+            _stop(self.process, timeout)
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _stop(process: subprocess.Popen, timeout: float) -> None:
+    """Wait ``timeout`` s for ``process`` to end, then terminate it, then kill it."""
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 #: Build-time estimate when none has been measured on this machine (seconds).
@@ -206,7 +216,7 @@ def launch(
             f"building the simulator for this geometry (first time, about "
             f"{build_estimate():.0f} s; {simulator}, cached in {cache_root()})"
         )
-    start = told = time.monotonic()
+    start = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="spikeloom-sim-"))
     portfile = workdir / "port"
     log = workdir / "sim.log"
@@ -225,18 +235,13 @@ def launch(
     ]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=workdir)
-    deadline = time.monotonic() + startup_timeout
-    while not portfile.exists():
-        if proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"the {simulator} simulation did not start:\n{tail}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"the {simulator} simulation did not start in {startup_timeout} s")
-        if building and time.monotonic() - told >= 15:
-            told = time.monotonic()
-            say(f"building the simulator: {told - start:.0f} s so far")
-        time.sleep(0.02)
+    try:
+        _wait_listening(proc, portfile, log, simulator, startup_timeout, building, say)
+    except BaseException:  # a failed start (or ^C) leaves no process and no folder behind
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
     if building:
         _record_build(time.monotonic() - start)
         say(
@@ -244,6 +249,21 @@ def launch(
         )
     port = int(portfile.read_text())
     return SimServer(proc, f"socket://127.0.0.1:{port}", workdir, log)
+
+
+def _wait_listening(proc, portfile: Path, log: Path, simulator, timeout, building, say):
+    """Return once the bridge wrote its port file; RuntimeError if it died or took too long."""
+    start = told = time.monotonic()
+    while not portfile.exists():
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the {simulator} simulation did not start:\n{tail}")
+        if time.monotonic() - start > timeout:
+            raise RuntimeError(f"the {simulator} simulation did not start in {timeout} s")
+        if building and time.monotonic() - told >= 15:
+            told = time.monotonic()
+            say(f"building the simulator: {told - start:.0f} s so far")
+        time.sleep(0.02)
 
 
 def main(argv=None) -> int:
