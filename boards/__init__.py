@@ -67,8 +67,9 @@ _ULX3S = Target(
     device="LFE5U-85F-6BG381C",
     # 32 cores of 128 neurons on a two-level tree, four per engine (virtual
     # cores: 8 engines); 2-bit entries (k = 1) so that the 1 M crossbar
-    # entries fit the EBR (196 of 208), 16 per clock per engine. 50 MHz:
-    # placed at 53.9, held by the row engine's list read -> crossbar address.
+    # entries fit the EBR (196 of 208), 16 per clock per engine. 60 MHz
+    # (25 MHz through the PLL): block-RAM outputs drive only registers on
+    # the row, axon-event, fan-out and link paths (docs/results.md).
     geometry=Geometry(
         levels=(8, 4),
         neurons=128,
@@ -80,7 +81,7 @@ _ULX3S = Target(
         history=0,
         virtual=4,
     ),
-    clock_hz=50e6,
+    clock_hz=55e6,
     baud=1_000_000,
     programmers=(("openFPGALoader", ("-b", "ulx3s")), ("fujprog", ())),
 )
