@@ -67,9 +67,9 @@ _ULX3S = Target(
     device="LFE5U-85F-6BG381C",
     # 32 cores of 128 neurons on a two-level tree, four per engine (virtual
     # cores: 8 engines); 2-bit entries (k = 1) so that the 1 M crossbar
-    # entries fit the EBR (196 of 208), 16 per clock per engine. 60 MHz
-    # (25 MHz through the PLL): block-RAM outputs drive only registers on
-    # the row, axon-event, fan-out and link paths (docs/results.md).
+    # entries fit the EBR (196 of 208), 16 per clock per engine. 55 MHz
+    # (25 MHz through the PLL): placed at 62.7 (a 60 MHz build missed at
+    # 59.6); held by the bus arbiter -> the chip's credit count.
     geometry=Geometry(
         levels=(8, 4),
         neurons=128,
