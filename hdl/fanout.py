@@ -11,8 +11,8 @@ Timing: a spike's routing word is read as the spike arrives and queued
 with it (the table's output drives nothing but the queue, whose read side
 is registered: ECP5 timing); a spike's first packet is on ``packet_out``
 six clocks after the spike is taken, and a spike that makes k packets
-occupies the emitter for max(1, k)
-clocks when ``packet_out`` is ready (a stream of spikes costs no bubbles).
+occupies the emitter for max(1, k) clocks when ``packet_out`` is ready (a
+stream of spikes costs no bubbles).
 The spike queue (``queue_depth`` spikes) lets the core run ahead;
 ``spike_in.ready`` is registered, and the core stalls only when the queue
 is nearly full. ``packet_out`` goes through a two-entry buffer, so
