@@ -148,8 +148,8 @@ MUTANTS = {
     ),
     "output events never return their credit": (
         "top.py",
-        "inflight.eq(inflight + entering - sum(delivered) - out_take)",
-        "inflight.eq(inflight + entering - sum(delivered))",
+        "leaving = sum(delivered) + out_take",
+        "leaving = sum(delivered)",
         "credit count",
         "chip",
     ),
