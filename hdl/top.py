@@ -10,11 +10,9 @@ the root, stamped here with the tick they were fired in.
 Tick barrier (credit counting): ``inflight`` counts the packets on the bus,
 up by one for every packet that enters it (from a fan-out unit or
 ``host_in``) and down by one for every packet that leaves it (into a core's
-``axon_in`` or out of ``out``), each term registered first, so the count
-runs one clock behind the handshakes. A tick is over on the first clock at
-which every core and every fan-out unit is idle, ``inflight`` is 0 and no
-registered entering term is pending (a host event entering then belongs to
-the next tick):
+``axon_in`` or out of ``out``). A tick is over on the first clock at which
+every core and every fan-out unit is idle, ``inflight`` is 0 and no fan-out
+unit sends a packet (a host event entering then belongs to the next tick):
 then every event of the tick, routed or output, has been delivered and
 nothing of it can still be moving. ``tick_start`` starts the next tick
 at that point (the cores see it one clock later, from a register); a start
@@ -159,18 +157,8 @@ class Chip(wiring.Component):
         routed = [s & ~f.packet_out.payload.output for s, f in zip(sent, fans)]
         delivered = [c.axon_in.valid & c.axon_in.ready for c in cores]
         entering = sum(sent) + host_take
-        leaving = sum(delivered) + out_take
-        # The credit terms are registered before they reach the count (which
-        # runs one clock behind), so no handshake path reaches its adder; the
-        # barrier waits while an entering term is pending.
-        ent_q = Signal(range(len(fans) + 2))
-        leave_q = Signal(range(len(cores) + 2))
         inflight = Signal(16)
-        m.d.sync += [
-            ent_q.eq(entering),
-            leave_q.eq(leaving),
-            inflight.eq(inflight + ent_q - leave_q),
-        ]
+        m.d.sync += inflight.eq(inflight + entering - sum(delivered) - out_take)
 
         increments = [
             (self.routed, sum(routed)),
@@ -201,9 +189,7 @@ class Chip(wiring.Component):
         # start is decided, and one accepted while a tick runs belongs to the
         # next tick (it is counted in flight, so that tick waits for it). This
         # keeps the link's handshake off the barrier's path.
-        # A fan-out unit that sends is busy (its output buffer holds the
-        # packet), so `idle` covers the packets leaving the fan-out units.
-        quiet = idle & (inflight == 0) & (ent_q == 0)
+        quiet = idle & (inflight == 0) & (sum(sent) == 0)
         cycles = Signal(32)
         start = Signal()
         # Learning parameters and the episode phase are taken when a tick

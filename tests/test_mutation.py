@@ -148,8 +148,8 @@ MUTANTS = {
     ),
     "output events never return their credit": (
         "top.py",
-        "leaving = sum(delivered) + out_take",
-        "leaving = sum(delivered)",
+        "inflight.eq(inflight + entering - sum(delivered) - out_take)",
+        "inflight.eq(inflight + entering - sum(delivered))",
         "credit count",
         "chip",
     ),
