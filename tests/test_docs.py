@@ -160,3 +160,16 @@ def test_readme_python_runs(code, workdir):
     )
     assert r.returncode == 0, r.stderr
     assert "spikes; per neuron" in r.stdout
+
+
+def test_the_tick_formula_in_the_docs_is_the_gateware_s():
+    """The tick-cost numbers written in the docs come from hdl/core.py's constants."""
+    from spikeloom.hdl.core import ROW_STAGES, START_CYCLES, UPDATE_STAGES
+
+    root = Path(__file__).resolve().parent.parent
+    semantics = (root / "docs" / "semantics.md").read_text()
+    readme = (root / "README.md").read_text()
+    fixed = UPDATE_STAGES + START_CYCLES
+    assert f"r = L + {ROW_STAGES} if L > 0" in semantics
+    assert semantics.count(f"lanes + {fixed}") >= 2, f"docs/semantics.md: lanes + {fixed}"
+    assert f"max(L + {ROW_STAGES}, lanes)" in readme
