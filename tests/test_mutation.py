@@ -148,8 +148,8 @@ MUTANTS = {
     ),
     "output events never return their credit": (
         "top.py",
-        "inflight.eq(inflight + entering - sum(delivered) - out_take)",
-        "inflight.eq(inflight + entering - sum(delivered))",
+        "leave_bits.eq(Cat(*delivered, out_take))",
+        "leave_bits.eq(Cat(*delivered, 0))",
         "credit count",
         "chip",
     ),
