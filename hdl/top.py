@@ -48,13 +48,13 @@ clocks).
 
 from amaranth.hdl import Array, Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
-from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from spikeloom.defs import COUNTERS, EPISODE_BITS, LEARN_LAYOUT, Geometry, Region
 
 from .core import Core, config_members
 from .fanout import Fanout
+from .fifo import PairFIFO
 from .router import BusTree
 
 __all__ = ["Chip", "COUNTER_LAG", "CREDIT_LAG"]
@@ -130,7 +130,7 @@ class Chip(wiring.Component):
         starting = Signal()  # the barrier's START clock
         host_open = ~self.tick_start & ~pending & ~starting
         host_ok = self.host_in.payload.core < g.cores
-        m.submodules.host_q = host_q = SyncFIFO(width=g.packet_layout.size, depth=2)
+        m.submodules.host_q = host_q = PairFIFO(width=g.packet_layout.size)
         host_pkt = Signal(g.packet_layout)
         m.d.comb += [
             host_pkt.output.eq(0),
