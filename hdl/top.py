@@ -41,9 +41,10 @@ host events dropped because their core does not exist.
 Configuration: ``cfg_core`` selects the core; ``Region.ROUTES`` goes to its
 fan-out unit, the other regions to the core. Allowed while ``busy`` is low;
 ``cfg_rdata`` is valid while ``cfg_rvalid`` is high (the selected unit's
-strobe, registered: three clocks after ``cfg_re`` for a routing entry,
-four for a core's element; a reader waits for it rather than counting
-clocks).
+strobe, registered: four clocks after ``cfg_re`` for a routing entry,
+five for a core's element, as each unit's port is registered; a reader
+waits for it rather than counting clocks). A write takes effect one clock
+after ``cfg_we``.
 """
 
 from amaranth.hdl import Array, Cat, Module, Mux, Signal
@@ -289,18 +290,25 @@ class Chip(wiring.Component):
         engine = self.cfg_core[g.virtual_bits :]
         units = [(f, engine == e, routes) for e, f in enumerate(fans)]
         units += [(core, engine == e, ~routes) for e, core in enumerate(cores)]
-        for unit, here, mine in units:
-            m.d.comb += [
-                unit.cfg_addr.eq(self.cfg_addr),
-                unit.cfg_wdata.eq(self.cfg_wdata),
-                unit.cfg_we.eq(self.cfg_we & here & mine & ~self.busy),
-                unit.cfg_re.eq(self.cfg_re & here & mine),
+        # Each unit's port is registered (one clock), so the link's decode
+        # and the long routes to the engines' block RAM write enables are
+        # separate paths; a write is decided against `busy` here.
+        for k, (unit, here, mine) in enumerate(units):
+            vc = self.cfg_core[: g.virtual_bits]
+            ports = [
+                (unit.cfg_addr, self.cfg_addr),
+                (unit.cfg_wdata, self.cfg_wdata),
+                (unit.cfg_we, self.cfg_we & here & mine & ~self.busy),
+                (unit.cfg_re, self.cfg_re & here & mine),
             ]
-        for core, fan in zip(cores, fans):
-            m.d.comb += core.cfg_region.eq(self.cfg_region)
+            if k >= len(fans):  # a core
+                ports.append((unit.cfg_region, self.cfg_region))
             if g.virtual_bits:
-                vc = self.cfg_core[: g.virtual_bits]
-                m.d.comb += [core.cfg_vc.eq(vc), fan.cfg_vc.eq(vc)]
+                ports.append((unit.cfg_vc, vc))
+            for port, value in ports:
+                reg = Signal.like(port, name=f"cfg{k}_{port.name}")
+                m.d.sync += reg.eq(value)
+                m.d.comb += port.eq(reg)
         # Only the addressed unit strobes cfg_rvalid, so its data is picked
         # by its strobe (an AND-OR, no select to pipeline), then registered.
         picked = 0
