@@ -392,9 +392,7 @@ class UartTB:
     async def start(self):
         self.source, self.sink = await start_system(self.dut, self.link)
         d = self.dut
-        self.stalls = StallReference(
-            d.clk, d.chip.bus, self.g, [d.rst, d.soft_reset, d.chip__clear_counters]
-        )
+        self.stalls = StallReference(d.clk, d.chip.bus, self.g, [d.rst, d.soft_reset])
         self.ticks = TickReference(d)
 
     def hang(self, what):
