@@ -8,7 +8,8 @@ Two kinds of register:
   writes also go to flip-flops that drive the link and the chip, as wide
   as their fields), TICK, the link counters (``protocol.LINK_COUNTERS``)
   and the chip counters (``protocol.CHIP_COUNTERS``, CARRIED and STALLED:
-  the chip sends its counts per clock, ``hdl/top.count_layout``);
+  the chip sends its counts per clock, ``hdl/top.count_layout``; HOST_DROPPED
+  only holds 0, as the link never sends an event it would count);
 - live, read from where they are kept: RUNNING, PHASE, LAST_TICK_CYCLES,
   EVENTS_PENDING.
 
@@ -80,6 +81,10 @@ def async_counters(geometry: Geometry) -> dict[str, int]:
     The link's (``LINK_EVENTS``), then the chip's (``hdl/top.count_max``, by register name).
     """
     chip = {name.upper(): most for name, most in count_max(geometry).items()}
+    # The link never sends an event for a core that does not exist (INJECT
+    # refuses it), so the chip's host_dropped count is 0 here: HOST_DROPPED
+    # stays at the 0 that reset and RESET leave in its place.
+    del chip["HOST_DROPPED"]
     clocks = flush_clocks(len(LINK_EVENTS) + len(chip))
     widths = {name: (clocks // gap + 1).bit_length() for name, gap in LINK_EVENTS.items()}
     return widths | {name: (most * clocks).bit_length() for name, most in chip.items()}
@@ -139,7 +144,8 @@ class RegisterFile(wiring.Component):
         """Register name -> its counts per clock, for the counters counted as events happen."""
         counts = {name: getattr(self, f"count_{name.lower()}") for name in LINK_EVENTS}
         for name in count_max(self.geometry):
-            counts[name.upper()] = self.chip_counts[name]
+            if name.upper() in self.pending_widths:  # not host_dropped (async_counters)
+                counts[name.upper()] = self.chip_counts[name]
         return counts
 
     def elaborate(self, platform):
@@ -181,9 +187,11 @@ class RegisterFile(wiring.Component):
         take = Signal(len(widths))
         for i, n in enumerate(widths):
             # The counts of the take's clock stay pending: none is lost.
-            m.d.sync += pend[i].eq(Mux(take[i], 0, pend[i]) + counts[n])
+            m.d.sync += pend[i].eq(Mux(take[i], counts[n], pend[i] + counts[n]))
+        # nonzero[i]: pend[i] != 0, kept as a flag (no wide OR).
         nonzero = Signal(len(widths))
-        m.d.comb += nonzero.eq(Cat(*[p != 0 for p in pend]))
+        for i, n in enumerate(widths):
+            m.d.sync += nonzero[i].eq((nonzero[i] & ~take[i]) | (counts[n] != 0))
         m.d.comb += self.busy.eq(nonzero.any() | (step != 0))
         # The pending count whose turn it is, one-hot (rotates on every turn).
         ptr = Signal(len(widths), init=1)

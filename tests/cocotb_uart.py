@@ -344,7 +344,8 @@ class TickReference:
 
     A tick lasts from the rising edge that samples the chip's ``tick_start``
     to the one after which its ``busy`` falls. Exact when the chip was idle
-    with no event on the bus at the pulse (the tick starts on it); otherwise
+    with no event on the bus at the pulse (the chip's ``inflight`` credit
+    count is 0: the tick starts on it); otherwise
     the start waited for host events in flight and the register reads less.
     0 after a soft reset. ``between(t0, t1)``: the (clocks, exact) entries
     in force at some time in ``t0`` .. ``t1`` (ns).
@@ -366,9 +367,8 @@ class TickReference:
             await RisingEdge(d.chip__tick_start)
             sampled = get_sim_time("ns") + CLOCK_NS  # the edge that samples it
             await ReadOnly()
-            moving = sum(int(getattr(d, f"chip__{n}").value) for n in ("routed", "host_events"))
-            moving -= int(d.chip__delivered.value)
-            exact = moving % (1 << 32) == 0 and not d.chip__busy.value
+            # Events on the bus: the chip's credit count (its counters are the link's).
+            exact = int(d.chip.inflight.value) == 0 and not d.chip__busy.value
             await FallingEdge(d.chip__busy)
             now = get_sim_time("ns")
             self.history.append((now, round((now - sampled) / CLOCK_NS), exact))

@@ -242,7 +242,7 @@ MUTANTS = {
     # a READ's pending count, a pending count's second byte.
     "link loses the counts of a pending count's take clock": (
         "uart_regs.py",
-        "m.d.sync += pend[i].eq(Mux(take[i], 0, pend[i]) + counts[n])",
+        "m.d.sync += pend[i].eq(Mux(take[i], counts[n], pend[i] + counts[n]))",
         "m.d.sync += pend[i].eq(Mux(take[i], 0, pend[i] + counts[n]))",
         "drop counter",
         "units",
