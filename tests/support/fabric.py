@@ -7,15 +7,19 @@ A chip of three cores (not a power of two, so ``core_bits`` can name a core
 that does not exist): host events for a missing core are dropped and
 counted, routing entries naming it are ignored, and the configuration port
 reads back what was written in every region. The counters of
-docs/semantics.md §5 in their corner cases: each compared on every clock
-with the handshakes the testbench sees (``host_dropped`` across a
+docs/semantics.md §5 in their corner cases (the chip's counts per clock,
+summed by ``spikeloom.testing.harness.CountedChip``): each compared on every
+clock with the handshakes the testbench sees (``host_dropped`` across a
 tick-start pulse, events refused while a start is pending), at their
 32-bit wrap, and cleared in the middle of a tick. ``last_tick_cycles`` is
 compared with the clocks counted from the start pulse. A bus segment
 (``hdl/router.py``) on random traffic and random output room: ``carried``
 and ``stalled`` on every clock against its handshakes, and every packet at
 its output, in order; a packet held behind a full output stalls exactly
-the clocks it waits. Every wait is bounded: a deadlock fails, never hangs.
+the clocks it waits. Where the system keeps those counters, the UART
+block's register file (``hdl/uart_regs.py``): every read exact under
+counts at their most per clock, reads, clears and wraps. Every wait is
+bounded: a deadlock fails, never hangs.
 """
 
 import random
