@@ -25,8 +25,10 @@ EPISODE, values over the maximum are refused with nothing written, SEED
 refuses a core that does not exist, and RESET zeroes PHASE but keeps the
 registers.
 
-Every stored counter starts 1 to 3 counts short of 2**32 (written into
-the register RAM and the model), so the run carries them through the wrap.
+Every stored counter (TICK, the link counters and the chip counters but
+the timing ones and HOST_DROPPED) starts 1 to 3 counts short of 2**32
+(written into the register RAM and the model), so the run carries them
+through the wrap.
 
 Checked: every response of the RTL equals the golden model's, byte for
 byte (output events compared as multisets, since the RTL interleaves
@@ -480,6 +482,18 @@ async def wrap_counters(dut, g, model, rng):
     for name in [n for n, _ in P.LINK_COUNTERS] + ["TICK"]:
         value = (1 << 32) - int(rng.integers(1, 4))
         model.values[name] = value
+        for b in range(4):
+            mem[4 * addr[name] + b].value = (value >> (8 * b)) & 0xFF
+    # The chip counters the model keeps (not HOST_DROPPED, which holds 0, nor
+    # the timing counters): in the model's chip.
+    chip = [n for n in P.CHIP_COUNTERS if n != "HOST_DROPPED"]
+    chip += [f"CARRIED{i}" for i in range(len(g.levels))]
+    for name in chip:
+        value = (1 << 32) - int(rng.integers(1, 4))
+        if name.startswith("CARRIED"):
+            model.chip.counters["carried"][int(name[len("CARRIED") :])] = value
+        else:
+            model.chip.counters[name.lower()] = value
         for b in range(4):
             mem[4 * addr[name] + b].value = (value >> (8 * b)) & 0xFF
 
