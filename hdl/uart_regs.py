@@ -20,7 +20,7 @@ registered one-hot select: ``rvalid`` 3 clocks after the request is taken.
 A stored register is read, changed and written back byte by byte through
 one shared 8-bit adder: a pass of 5 more clocks, ``rvalid`` (READ) on the
 last. INC adds 1 (the status counters, once a response is out), CLEAR
-writes 0 (RESET's TICK and EVENTS_DROPPED); a WRITE of EPISODE pulses
+writes 0 (RESET's TICK, EVENTS_DROPPED and chip counters); a WRITE of EPISODE pulses
 ``episode_restart`` the clock after it is taken. ``rdata`` holds a READ's
 value until the next request (the response sends its bytes from there).
 
