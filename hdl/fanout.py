@@ -31,14 +31,14 @@ selects one for the configuration port, and output events name core
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from spikeloom.defs import Geometry
 
 from .core import Core, config_members
-from .fifo import RegisteredFIFO
+from .fifo import PairFIFO, RegisteredFIFO
 
 __all__ = ["Fanout"]
 
@@ -88,7 +88,7 @@ class Fanout(wiring.Component):
         # check, so it has three places more than it ever holds (its `w_rdy`
         # is high up to level depth - 4).
         m.submodules.queue = queue = RegisteredFIFO(width=queued.size, depth=self.queue_depth + 3)
-        m.submodules.obuf = obuf = fifo.SyncFIFO(width=g.packet_layout.size, depth=2)
+        m.submodules.obuf = obuf = PairFIFO(width=g.packet_layout.size)
 
         # -- the spike's routing word: read as it arrives, queued with it ------
         # The table's output only goes into the queue (ECP5 timing: no logic

@@ -14,7 +14,8 @@ core is outside the segment's block, so it turns at the lowest common
 ancestor and descends; output packets climb to the root and leave; host
 packets enter at the root and descend. Sibling segments work in parallel.
 
-Timing: every output is a two-entry FIFO owned by the segment, so each
+Timing: every output is a two-entry FIFO in flip-flops (``hdl/fifo.py``)
+owned by the segment, so each
 hop costs one clock of latency and nothing combinational crosses a
 segment boundary. The arbiter grants, round robin, only inputs whose
 target output has room; a blocked packet never holds the segment while
@@ -26,10 +27,12 @@ per tick), upward ones into the root output or downward paths.
 import math
 
 from amaranth.hdl import Cat, Module, Signal
-from amaranth.lib import fifo, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from spikeloom.defs import Geometry
+
+from .fifo import PairFIFO
 
 __all__ = ["Segment", "BusTree"]
 
@@ -78,7 +81,7 @@ class Segment(wiring.Component):
         n = self.branch + 1
         bufs = []
         for o in range(n):
-            buf = fifo.SyncFIFO(width=g.packet_layout.size, depth=2)
+            buf = PairFIFO(width=g.packet_layout.size)
             m.submodules[f"out{o}"] = buf
             port = self.outputs[o]
             m.d.comb += [

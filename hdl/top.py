@@ -10,9 +10,11 @@ the root, stamped here with the tick they were fired in.
 Tick barrier (credit counting): ``inflight`` counts the packets on the bus,
 up by one for every packet that enters it (from a fan-out unit or
 ``host_in``) and down by one for every packet that leaves it (into a core's
-``axon_in`` or out of ``out``). A tick is over on the first clock at which
-every core and every fan-out unit is idle, ``inflight`` is 0 and no fan-out
-unit sends a packet (a host event entering then belongs to the next tick):
+``axon_in`` or out of ``out``), each term registered and then summed, so
+the count runs two clocks behind the handshakes. A tick is over on the
+first clock at which every core and every fan-out unit is idle (a unit that
+sends is busy), ``inflight`` is 0 and no registered entering term is pending
+(a host event entering then belongs to the next tick):
 then every event of the tick, routed or output, has been delivered and
 nothing of it can still be moving. ``tick_start`` starts the next tick
 at that point (the cores see it one clock later, from a register); a start
@@ -49,19 +51,21 @@ import math
 
 from amaranth.hdl import Array, Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from spikeloom.defs import COUNTERS, EPISODE_BITS, LEARN_LAYOUT, Geometry, Region
 
 from .core import Core, config_members
 from .fanout import Fanout
+from .fifo import PairFIFO
 from .router import BusTree
 
-__all__ = ["Chip", "COUNTER_LAG", "count_max", "count_layout"]
+__all__ = ["Chip", "COUNTER_LAG", "CREDIT_LAG", "count_max", "count_layout"]
 
 #: Clocks by which the chip's counts trail the fabric.
 COUNTER_LAG = 1
+#: Clocks by which the tick barrier's credit count trails the handshakes.
+CREDIT_LAG = 2
 
 
 def count_max(geometry: Geometry) -> dict[str, int]:
@@ -142,7 +146,7 @@ class Chip(wiring.Component):
         starting = Signal()  # the barrier's START clock
         host_open = ~self.tick_start & ~pending & ~starting
         host_ok = self.host_in.payload.core < g.cores
-        m.submodules.host_q = host_q = SyncFIFO(width=g.packet_layout.size, depth=2)
+        m.submodules.host_q = host_q = PairFIFO(width=g.packet_layout.size)
         host_pkt = Signal(g.packet_layout)
         m.d.comb += [
             host_pkt.output.eq(0),
@@ -172,9 +176,23 @@ class Chip(wiring.Component):
         sent = [f.packet_out.valid & f.packet_out.ready for f in fans]
         routed = [s & ~f.packet_out.payload.output for s, f in zip(sent, fans)]
         delivered = [c.axon_in.valid & c.axon_in.ready for c in cores]
-        entering = sum(sent) + host_take
+        # The credit terms are registered bit by bit, then summed into a
+        # register, so no handshake path reaches an adder; the count runs two
+        # clocks behind the handshakes, and the barrier waits while an
+        # entering term is pending.
+        ent_bits = Signal(len(sent) + 1)
+        ent_q = Signal(range(len(sent) + 2))
+        leave_bits = Signal(len(delivered) + 1)
+        leave_q = Signal(range(len(delivered) + 2))
         inflight = Signal(16)
-        m.d.sync += inflight.eq(inflight + entering - sum(delivered) - out_take)
+        assert CREDIT_LAG == 2
+        m.d.sync += [
+            ent_bits.eq(Cat(*sent, host_take)),
+            leave_bits.eq(Cat(*delivered, out_take)),
+            ent_q.eq(sum(ent_bits)),
+            leave_q.eq(sum(leave_bits)),
+            inflight.eq(inflight + ent_q - leave_q),
+        ]
 
         # Counts are registered (the counters run COUNTER_LAG clocks behind
         # the fabric), so no handshake path leaves the chip through them.
@@ -192,7 +210,9 @@ class Chip(wiring.Component):
         # start is decided, and one accepted while a tick runs belongs to the
         # next tick (it is counted in flight, so that tick waits for it). This
         # keeps the link's handshake off the barrier's path.
-        quiet = idle & (inflight == 0) & (sum(sent) == 0)
+        # A fan-out unit that sends is busy (its output buffer holds the
+        # packet), so `idle` covers the packets leaving the fan-out units.
+        quiet = idle & (inflight == 0) & (ent_q == 0) & ~ent_bits.any()
         cycles = Signal(32)
         start = Signal()
         # Learning parameters and the episode phase are taken when a tick

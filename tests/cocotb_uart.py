@@ -346,8 +346,8 @@ class TickReference:
 
     A tick lasts from the rising edge that samples the chip's ``tick_start``
     to the one after which its ``busy`` falls. Exact when the chip was idle
-    with no event on the bus at the pulse (the chip's ``inflight`` credit
-    count is 0: the tick starts on it); otherwise
+    with no event on the bus at the pulse (the tick starts on it: the cores
+    see their start on the next clock); otherwise
     the start waited for host events in flight and the register reads less.
     0 after a soft reset. ``between(t0, t1)``: the (clocks, exact) entries
     in force at some time in ``t0`` .. ``t1`` (ns).
@@ -368,9 +368,11 @@ class TickReference:
         while True:
             await RisingEdge(d.chip__tick_start)
             sampled = get_sim_time("ns") + CLOCK_NS  # the edge that samples it
+            # Exact if the tick starts on that edge: the cores see the start
+            # on the clock after it (docs/semantics.md §8).
+            await RisingEdge(d.clk)
             await ReadOnly()
-            # Events on the bus: the chip's credit count (its counters are the link's).
-            exact = int(d.chip.inflight.value) == 0 and not d.chip__busy.value
+            exact = bool(d.chip.core0.tick_start.value)
             await FallingEdge(d.chip__busy)
             now = get_sim_time("ns")
             self.history.append((now, round((now - sampled) / CLOCK_NS), exact))

@@ -96,10 +96,17 @@ MUTANTS = {
     # -- the registered FIFO (hdl/fifo.py: the fan-out queue, the link's FIFOs) --
     "registered FIFO reads on with its output full": (
         "fifo.py",
-        "bulk.r_en.eq(n != 2)",
+        "bulk.r_en.eq(regs.w_rdy)",
         "bulk.r_en.eq(1)",
         "ready term",
         "uart",
+    ),
+    "pair FIFO takes a write when full": (
+        "fifo.py",
+        "self.w_rdy.eq(n != 2)",
+        "self.w_rdy.eq(1)",
+        "ready term",
+        "chip",
     ),
     # -- the chip: tick barrier, host input, counters (hdl/top.py) --
     "barrier last_tick_cycles from 0": (
@@ -148,8 +155,8 @@ MUTANTS = {
     ),
     "output events never return their credit": (
         "top.py",
-        "inflight.eq(inflight + entering - sum(delivered) - out_take)",
-        "inflight.eq(inflight + entering - sum(delivered))",
+        "leave_bits.eq(Cat(*delivered, out_take))",
+        "leave_bits.eq(Cat(*delivered, 0))",
         "credit count",
         "chip",
     ),
@@ -275,6 +282,9 @@ INSTALL = {
     "fifo.py": [
         ("fanout", "RegisteredFIFO", "RegisteredFIFO"),
         ("uart", "RegisteredFIFO", "RegisteredFIFO"),
+        ("fanout", "PairFIFO", "PairFIFO"),
+        ("router", "PairFIFO", "PairFIFO"),
+        ("top", "PairFIFO", "PairFIFO"),
     ],
     "top.py": [("top", "Chip", "Chip"), ("system", "Chip", "Chip")],
     "core.py": [("top", "Core", "Core")],

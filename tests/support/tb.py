@@ -23,7 +23,7 @@ from spikeloom.defs import CORE_REGIONS, STATE_FIELDS, Geometry, Region, pack, u
 from spikeloom.defs import COUNTERS as CHIP_COUNTERS
 from spikeloom.hdl.core import Core, tick_cycles
 from spikeloom.hdl.learning import learn_cycles
-from spikeloom.hdl.top import COUNTER_LAG
+from spikeloom.hdl.top import COUNTER_LAG, CREDIT_LAG
 
 from . import jobs
 from .jobs import write_verdict
@@ -393,13 +393,16 @@ class ChipTB(HarnessTB):
         Between ticks (cores and fan-out units idle, every output taken) the
         packets on the bus are ``routed + host_events - delivered``. The
         counters trail the fabric by ``COUNTER_LAG`` clocks: the last event
-        sent must be counted first.
+        sent must be counted first; the barrier's credit count trails them by
+        ``CREDIT_LAG - COUNTER_LAG`` more clocks, after which a start is not held.
         """
         d = self.dut
         await self.cycle(COUNTER_LAG)
         for _ in range(self.tick_bound):
             moving = d.routed.value.to_unsigned() + d.host_events.value.to_unsigned()
             if (moving - d.delivered.value.to_unsigned()) % (1 << 32) == 0:
+                if CREDIT_LAG > COUNTER_LAG:
+                    await self.cycle(CREDIT_LAG - COUNTER_LAG)
                 return
             await self.cycle()
         self.hang("host events not delivered between ticks")
