@@ -31,12 +31,13 @@ the fan-out units and the bus still hold then (each bus hop is one clock;
 a segment moves one packet per clock). Outputs stall on ``out.ready``, and
 then everything queued behind them waits: only timing changes.
 
-Counters (32 bits, wrapping; ``clear_counters`` zeroes them; they run one
-clock behind the fabric, clear included, so each reads what it would have
-read one clock earlier): per level,
-packets carried and stalled segment-clocks (``hdl/router.py``); routed
+Counts (``counts``, ``count_layout``): per clock, how many of each counted
+event happened, registered (``COUNTER_LAG`` clock behind the fabric): routed
 events sent, events delivered to cores, host events in, output events out,
-host events dropped because their core does not exist.
+host events dropped because their core does not exist; per level, packets
+carried and stalled segment-clocks (``hdl/router.py``). The 32-bit
+counters of docs/semantics.md §5 are kept by the UART block, in block RAM
+(``hdl/uart_regs.py``), so no 32-bit adder is here.
 
 Configuration: ``cfg_core`` selects the core; ``Region.ROUTES`` goes to its
 fan-out unit, the other regions to the core. Allowed while ``busy`` is low;
@@ -47,8 +48,10 @@ waits for it rather than counting clocks). A write takes effect one clock
 after ``cfg_we``.
 """
 
+import math
+
 from amaranth.hdl import Array, Cat, Module, Mux, Signal
-from amaranth.lib import stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from spikeloom.defs import COUNTERS, EPISODE_BITS, LEARN_LAYOUT, Geometry, Region
@@ -58,12 +61,29 @@ from .fanout import Fanout
 from .fifo import PairFIFO
 from .router import BusTree
 
-__all__ = ["Chip", "COUNTER_LAG", "CREDIT_LAG"]
+__all__ = ["Chip", "COUNTER_LAG", "CREDIT_LAG", "count_max", "count_layout"]
 
-#: Clocks by which the chip's counters (and their clear) trail the fabric.
+#: Clocks by which the chip's counts trail the fabric.
 COUNTER_LAG = 1
 #: Clocks by which the tick barrier's credit count trails the handshakes.
 CREDIT_LAG = 2
+
+
+def count_max(geometry: Geometry) -> dict[str, int]:
+    """The most of each count in one clock: ``COUNTERS``, then ``carried{i}``, ``stalled{i}``.
+
+    The register names are these, upper case (``protocol.registers``).
+    """
+    g = geometry
+    most = dict.fromkeys(COUNTERS, 1) | {"routed": g.engines, "delivered": g.engines}
+    segments = [g.cores // math.prod(g.levels[: i + 1]) for i in range(len(g.levels))]
+    most |= {f"carried{i}": n for i, n in enumerate(segments)}
+    return most | {f"stalled{i}": n for i, n in enumerate(segments)}
+
+
+def count_layout(geometry: Geometry) -> data.StructLayout:
+    """The chip's ``counts`` port: one field per counter, as wide as its most per clock."""
+    return data.StructLayout({k: range(n + 1) for k, n in count_max(geometry).items()})
 
 
 class Chip(wiring.Component):
@@ -79,7 +99,6 @@ class Chip(wiring.Component):
     def signature_of(geometry: Geometry) -> wiring.Signature:
         """The chip's ports, without making a chip (the UART block's port is its flip)."""
         g = geometry
-        nlev = len(g.levels)
         return wiring.Signature(
             {
                 "host_in": In(stream.Signature(g.axon_event_layout)),
@@ -89,10 +108,7 @@ class Chip(wiring.Component):
                 "tick": Out(g.tick_bits),
                 "last_tick_cycles": Out(32),
                 **config_members(g, core=True),
-                "carried": Out(32).array(nlev),
-                "stalled": Out(32).array(nlev),
-                **{name: Out(32) for name in COUNTERS},
-                "clear_counters": In(1),
+                "counts": Out(count_layout(g)),
                 # Learning (docs/semantics.md section 6).
                 "learn_cfg": In(LEARN_LAYOUT),
                 "episode_restart": In(1),
@@ -179,28 +195,15 @@ class Chip(wiring.Component):
             inflight.eq(inflight + ent_q - leave_q),
         ]
 
-        increments = [
-            (self.routed, sum(routed)),
-            (self.delivered, sum(delivered)),
-            (self.host_events, host_take),
-            (self.output_events, out_take),
-            (self.host_dropped, host_drop),
-        ]
-        for i in range(len(g.levels)):
-            increments += [(self.carried[i], bus.carried[i]), (self.stalled[i], bus.stalled[i])]
-        # Increments and the clear are registered first (the counters run
-        # COUNTER_LAG clocks behind the fabric), so no handshake path reaches
-        # a 32-bit adder.
+        # Counts are registered (the counters run COUNTER_LAG clocks behind
+        # the fabric), so no handshake path leaves the chip through them.
         assert COUNTER_LAG == 1
-        clear_q = Signal()
-        m.d.sync += clear_q.eq(self.clear_counters)
-        for counter, inc in increments:
-            inc_q = Signal.like(inc, name=f"{counter.name}_inc")
-            m.d.sync += inc_q.eq(inc)
-            with m.If(clear_q):
-                m.d.sync += counter.eq(0)
-            with m.Else():
-                m.d.sync += counter.eq(counter + inc_q)
+        counts = {"routed": sum(routed), "delivered": sum(delivered), "host_events": host_take}
+        counts |= {"output_events": out_take, "host_dropped": host_drop}
+        for i in range(len(g.levels)):
+            counts |= {f"carried{i}": bus.carried[i], f"stalled{i}": bus.stalled[i]}
+        for name, count in counts.items():
+            m.d.sync += self.counts[name].eq(count)
 
         # -- tick barrier ----------------------------------------------------
         idle = ~Cat(*[c.busy for c in cores], *[f.busy for f in fans]).any()

@@ -9,8 +9,8 @@ composition, one job per file::
            -> RequestCheck (uart_request: header checks, several clocks)
            -> Executor (uart_exec: payload passes, commands, chip ports)
            -> Response (uart_response) -> Framer (uart_framing) -> UartTx -> tx pin
-    RegisterFile (uart_regs): identity ROM, SCRATCH and link counters in block
-           RAM, read byte by byte through one adder; live registers.
+    RegisterFile (uart_regs): identity ROM, SCRATCH, link and chip counters in
+           block RAM, read byte by byte through one adder; live registers.
 
 Timing: see each block. The UART runs at ``clocks_per_bit`` clocks per
 bit (at least 4; any clock rate: no path or timer assumes a slow one). The
@@ -32,7 +32,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from spikeloom import protocol as P
-from spikeloom.defs import COUNTERS, Geometry
+from spikeloom.defs import Geometry
 
 from .fifo import RegisteredFIFO
 from .top import Chip
@@ -111,9 +111,7 @@ class Link(wiring.Component):
             regs.events_pending.eq(evq.level),
             regs.phase.eq(chip.phase),
             regs.last_tick_cycles.eq(chip.last_tick_cycles),
-            *(getattr(regs, n).eq(getattr(chip, n)) for n in COUNTERS),
-            *(regs.carried[i].eq(chip.carried[i]) for i in range(len(g.levels))),
-            *(regs.stalled[i].eq(chip.stalled[i]) for i in range(len(g.levels))),
+            regs.chip_counts.eq(chip.counts),
             chip.learn_cfg.eq(regs.learn),
             chip.episode_restart.eq(regs.episode_restart),
         ]

@@ -15,7 +15,9 @@ A unit that writes a register waits up to 6 clocks for the register file,
 a memory word for the chip to be idle, an event for the chip to take it.
 RUN's argument is PERIOD's new value: it goes through the passes like
 WRITE_REG's payload. Memory access and SEED wait for the chip to be
-idle; STEP answers after its last tick, STOP after the tick in progress.
+idle; STEP answers after its last tick, STOP after the tick in progress;
+RESET after clearing TICK, EVENTS_DROPPED and the chip counters (a CLEAR
+of the register file each, up to 14 clocks).
 Free-running ticks (RUN) start at least ``PERIOD`` clocks apart (or back
 to back), only while no request executes. ``tick_start`` is a flip-flop:
 a tick starts the clock after it is decided. The response
@@ -32,6 +34,7 @@ from amaranth.lib.wiring import In, Out
 from spikeloom import protocol as P
 from spikeloom.defs import REGION_BITS, Geometry, Region
 
+from .top import count_max
 from .uart_framing import NHEADER
 from .uart_regs import RegOp, or_all, req_layout
 from .uart_request import header_args, onehot
@@ -101,6 +104,9 @@ class Executor(wiring.Component):
         m = Module()
         a = header_args(self.header)
         addr_of = P.register_map(g)
+        # RESET clears TICK, then the last registers: EVENTS_DROPPED and the chip counters.
+        cleared = ["EVENTS_DROPPED", *(n.upper() for n in count_max(g))]
+        assert list(addr_of)[addr_of["EVENTS_DROPPED"] :] == cleared
         ar = a[C.READ_MEM]
         m.d.comb += [
             self.cfg_core.eq(ar.core),
@@ -185,11 +191,16 @@ class Executor(wiring.Component):
             with m.State("RESET"):
                 self.reg_request(m, RegOp.CLEAR, addr_of["TICK"])
                 with m.If(self.reg.ready):
-                    m.next = "RESET_DROPPED"
-            with m.State("RESET_DROPPED"):
-                self.reg_request(m, RegOp.CLEAR, addr_of["EVENTS_DROPPED"])
+                    m.d.sync += cur.eq(addr_of["EVENTS_DROPPED"])
+                    m.next = "RESET_COUNTERS"
+            with m.State("RESET_COUNTERS"):
+                # EVENTS_DROPPED, then every chip counter (the chip's logic
+                # restarted, so no count arrives meanwhile), one CLEAR each.
+                self.reg_request(m, RegOp.CLEAR, cur)
                 with m.If(self.reg.ready):
-                    respond(S.OK)
+                    m.d.sync += cur.eq(cur + 1)
+                    with m.If(cur == len(addr_of) - 1):
+                        respond(S.OK)
 
             # ---- payload passes: 2 clocks per byte -------------------------------
             with m.State("PASS_RD"):

@@ -25,8 +25,10 @@ EPISODE, values over the maximum are refused with nothing written, SEED
 refuses a core that does not exist, and RESET zeroes PHASE but keeps the
 registers.
 
-Every stored counter starts 1 to 3 counts short of 2**32 (written into
-the register RAM and the model), so the run carries them through the wrap.
+Every stored counter (TICK, the link counters and the chip counters but
+the timing ones and HOST_DROPPED) starts 1 to 3 counts short of 2**32
+(written into the register RAM and the model), so the run carries them
+through the wrap.
 
 Checked: every response of the RTL equals the golden model's, byte for
 byte (output events compared as multisets, since the RTL interleaves
@@ -344,7 +346,8 @@ class TickReference:
 
     A tick lasts from the rising edge that samples the chip's ``tick_start``
     to the one after which its ``busy`` falls. Exact when the chip was idle
-    with no event on the bus at the pulse (the tick starts on it); otherwise
+    with no event on the bus at the pulse (the tick starts on it: the cores
+    see their start on the next clock); otherwise
     the start waited for host events in flight and the register reads less.
     0 after a soft reset. ``between(t0, t1)``: the (clocks, exact) entries
     in force at some time in ``t0`` .. ``t1`` (ns).
@@ -365,10 +368,11 @@ class TickReference:
         while True:
             await RisingEdge(d.chip__tick_start)
             sampled = get_sim_time("ns") + CLOCK_NS  # the edge that samples it
+            # Exact if the tick starts on that edge: the cores see the start
+            # on the clock after it (docs/semantics.md §8).
+            await RisingEdge(d.clk)
             await ReadOnly()
-            moving = sum(int(getattr(d, f"chip__{n}").value) for n in ("routed", "host_events"))
-            moving -= int(d.chip__delivered.value)
-            exact = moving % (1 << 32) == 0 and not d.chip__busy.value
+            exact = bool(d.chip.core0.tick_start.value)
             await FallingEdge(d.chip__busy)
             now = get_sim_time("ns")
             self.history.append((now, round((now - sampled) / CLOCK_NS), exact))
@@ -392,9 +396,7 @@ class UartTB:
     async def start(self):
         self.source, self.sink = await start_system(self.dut, self.link)
         d = self.dut
-        self.stalls = StallReference(
-            d.clk, d.chip.bus, self.g, [d.rst, d.soft_reset, d.chip__clear_counters]
-        )
+        self.stalls = StallReference(d.clk, d.chip.bus, self.g, [d.rst, d.soft_reset])
         self.ticks = TickReference(d)
 
     def hang(self, what):
@@ -482,6 +484,18 @@ async def wrap_counters(dut, g, model, rng):
     for name in [n for n, _ in P.LINK_COUNTERS] + ["TICK"]:
         value = (1 << 32) - int(rng.integers(1, 4))
         model.values[name] = value
+        for b in range(4):
+            mem[4 * addr[name] + b].value = (value >> (8 * b)) & 0xFF
+    # The chip counters the model keeps (not HOST_DROPPED, which holds 0, nor
+    # the timing counters): in the model's chip.
+    chip = [n for n in P.CHIP_COUNTERS if n != "HOST_DROPPED"]
+    chip += [f"CARRIED{i}" for i in range(len(g.levels))]
+    for name in chip:
+        value = (1 << 32) - int(rng.integers(1, 4))
+        if name.startswith("CARRIED"):
+            model.chip.counters["carried"][int(name[len("CARRIED") :])] = value
+        else:
+            model.chip.counters[name.lower()] = value
         for b in range(4):
             mem[4 * addr[name] + b].value = (value >> (8 * b)) & 0xFF
 

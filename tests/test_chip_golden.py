@@ -324,10 +324,11 @@ def _rtl_run(g, net, host, ticks):
     from amaranth.sim import Simulator
 
     from spikeloom.defs import Region
-    from spikeloom.hdl.top import COUNTERS, Chip
+    from spikeloom.hdl.top import COUNTERS
     from spikeloom.testing.fabric import send, write
+    from spikeloom.testing.harness import CountedChip
 
-    dut = Chip(g)
+    dut = CountedChip(g)
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     out = {}

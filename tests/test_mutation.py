@@ -160,12 +160,11 @@ MUTANTS = {
         "credit count",
         "chip",
     ),
-    "clear_counters misses the stall counters": (
+    "the chip sends no stall counts": (
         "top.py",
-        "increments += [(self.carried[i], bus.carried[i]), (self.stalled[i], bus.stalled[i])]",
-        "increments += [(self.carried[i], bus.carried[i])]\n"
-        "            m.d.sync += self.stalled[i].eq(self.stalled[i] + bus.stalled[i])",
-        "drop counter",
+        'f"stalled{i}": bus.stalled[i]',
+        'f"stalled{i}": 0',
+        "stall term",
         "units",
     ),
     # -- the core (hdl/core.py) --
@@ -239,12 +238,35 @@ MUTANTS = {
         "drop counter",
         "uart",
     ),
-    "link STALLED reads CARRIED": (
+    "link STALLED counts CARRIED": (
         "uart_regs.py",
-        'values[f"STALLED{i}"] = self.stalled[i]',
-        'values[f"STALLED{i}"] = self.carried[i]',
+        "counts[name.upper()] = self.chip_counts[name]",
+        'counts[name.upper()] = self.chip_counts[name.replace("stalled", "carried")]',
         "stall term",
         "uart",
+    ),
+    # The chip counters' store: counts on the clock a pending count is taken,
+    # a READ's pending count, a pending count's second byte.
+    "link loses the counts of a pending count's take clock": (
+        "uart_regs.py",
+        "m.d.sync += pend[i].eq(Mux(take[i], counts[n], pend[i] + counts[n]))",
+        "m.d.sync += pend[i].eq(Mux(take[i], 0, pend[i] + counts[n]))",
+        "drop counter",
+        "units",
+    ),
+    "link READ drops its counter's pending count": (
+        "uart_regs.py",
+        "delta.eq(Mux(mine.any(), pending, op == RegOp.INC))",
+        "delta.eq(Mux(mine.any() & (op == RegOp.INC), pending, op == RegOp.INC))",
+        "drop counter",
+        "units",
+    ),
+    "link adds a pending count's low byte only": (
+        "uart_regs.py",
+        "m.d.sync += delta.eq(delta >> 8)",
+        "m.d.sync += delta.eq(0)",
+        "drop counter",
+        "units",
     ),
 }
 

@@ -7,15 +7,19 @@ A chip of three cores (not a power of two, so ``core_bits`` can name a core
 that does not exist): host events for a missing core are dropped and
 counted, routing entries naming it are ignored, and the configuration port
 reads back what was written in every region. The counters of
-docs/semantics.md §5 in their corner cases: each compared on every clock
-with the handshakes the testbench sees (``host_dropped`` across a
+docs/semantics.md §5 in their corner cases (the chip's counts per clock,
+summed by ``spikeloom.testing.harness.CountedChip``): each compared on every
+clock with the handshakes the testbench sees (``host_dropped`` across a
 tick-start pulse, events refused while a start is pending), at their
 32-bit wrap, and cleared in the middle of a tick. ``last_tick_cycles`` is
 compared with the clocks counted from the start pulse. A bus segment
 (``hdl/router.py``) on random traffic and random output room: ``carried``
 and ``stalled`` on every clock against its handshakes, and every packet at
 its output, in order; a packet held behind a full output stalls exactly
-the clocks it waits. Every wait is bounded: a deadlock fails, never hangs.
+the clocks it waits. Where the system keeps those counters, the UART
+block's register file (``hdl/uart_regs.py``): every read exact under
+counts at their most per clock, reads, clears and wraps. Every wait is
+bounded: a deadlock fails, never hangs.
 """
 
 import random
@@ -24,6 +28,8 @@ from amaranth.sim import Simulator
 
 from spikeloom.defs import Geometry, Region, pack
 from spikeloom.hdl import router, top
+
+from .harness import CountedChip
 
 G3 = Geometry(levels=(3,), neurons=4, axons=4, lanes=2, count_bits=2, potential_bits=8, fanout=2)
 G22 = Geometry(levels=(2, 2), neurons=4, axons=4, lanes=2, count_bits=2, potential_bits=8, fanout=2)
@@ -94,7 +100,7 @@ async def until_idle(ctx, dut):
 
 
 def simulate(testbench, geometry=G3):
-    dut = top.Chip(geometry)
+    dut = CountedChip(geometry)
     sim = Simulator(dut)
     sim.add_clock(1e-6)
 
@@ -616,6 +622,104 @@ def check_bus_tree_counts_each_level_from_its_segments():
     sim.run()
 
 
+# -- the chip counters in the UART block's register file ---------------------
+
+
+def check_link_keeps_every_chip_count_through_reads_clears_and_wraps(clocks=4000, seed=11):
+    """The register file (``hdl/uart_regs.py``) keeps the chip counters in block
+    RAM from the chip's counts: random counts up to their most per clock
+    (bursts at the most, for minutes of requests back to back, so pending
+    counts outgrow a byte), EVENTS_DROPPED's strobe, and READ, CLEAR and INC
+    requests. Every READ returns exactly the counts up to the clock its
+    request was taken, since the last CLEAR taken (which keeps the counts
+    from the clock after it), from presets a few hundred short of 2**32, so
+    the counters wrap; counts on the clock a pending count is taken, or a
+    counter is read or cleared, are not lost. At the end every counter reads
+    its total."""
+    from spikeloom import protocol as P
+    from spikeloom.hdl import uart
+    from spikeloom.hdl.uart_regs import RegOp
+
+    g = G22
+    link = P.LinkConfig(clocks_per_bit=4, event_fifo=16, timeout_bits=64)
+    regs = uart.RegisterFile(g, link, 5)
+    # (HOST_DROPPED is not kept: the link never sends an event it would count.)
+    most = {name.upper(): n for name, n in top.count_max(g).items()}
+    most = {name: n for name, n in most.items() if name in regs.pending_widths}
+    assert len(most) == len(top.count_max(g)) - 1
+    names = [*most, "EVENTS_DROPPED"]
+    addr = P.register_map(g)
+    rng = random.Random(seed)
+    sim = Simulator(regs)  # elaborates: regs.mem is there
+    sim.add_clock(1e-6)
+
+    async def tb(ctx):
+        want = {n: (1 << 32) - rng.randrange(1, 400) for n in names}
+        want["FRAMES_OK"] = 0
+        for name, value in want.items():
+            for b in range(4):
+                ctx.set(regs.mem.data[4 * addr[name] + b], (value >> (8 * b)) & 0xFF)
+        total = dict(want)  # the counts so far (unbounded), from each counter's last clear
+        reads = []  # (name, expected value): READs taken, rvalid not seen yet
+        burst = 0
+        checked = 0
+        for k in range(clocks + 600):
+            if k % 500 == 0:
+                burst = rng.random() < 0.5  # counts at their most, requests back to back
+            counting = k < clocks
+            for name, n in most.items():
+                count = n if burst else rng.choice([0, 0, rng.randrange(n + 1)])
+                ctx.set(regs.chip_counts[name.lower()], count * counting)
+                total[name] += count * counting
+            dropped = counting and (burst or rng.random() < 0.3)
+            ctx.set(regs.count_events_dropped, dropped)
+            total["EVENTS_DROPPED"] += dropped
+            if not ctx.get(regs.req.valid) and (burst or rng.random() < 0.1) and counting:
+                op = rng.choice([RegOp.READ] * 4 + [RegOp.CLEAR, RegOp.INC])
+                name = "FRAMES_OK" if op == RegOp.INC else rng.choice(names + ["FRAMES_OK"])
+                ctx.set(regs.req.payload, {"op": op, "addr": addr[name], "data": 0})
+                ctx.set(regs.req.valid, 1)
+            if ctx.get(regs.rvalid):
+                name, value = reads.pop(0)
+                got = ctx.get(regs.rdata)
+                assert got == value & MASK, f"clock {k}: {name} read {got}, counted {value & MASK}"
+                checked += 1
+            taken = ctx.get(regs.req.valid) and ctx.get(regs.req.ready)
+            if taken:
+                # Taken on this edge: its value (or the clear) is that of the counts so far.
+                op = ctx.get(regs.req.payload.op)
+                name = next(n for n in total if addr[n] == ctx.get(regs.req.payload.addr))
+                if op == RegOp.INC:
+                    total[name] += 1
+                if op == RegOp.READ:
+                    reads.append((name, total[name]))
+                if op == RegOp.CLEAR:
+                    total[name] = 0
+            await ctx.tick()
+            if taken:
+                ctx.set(regs.req.valid, 0)
+        assert not ctx.get(regs.busy), "pending counts left 600 clocks after the last count"
+        for name in total:
+            ctx.set(regs.req.payload, {"op": RegOp.READ, "addr": addr[name], "data": 0})
+            ctx.set(regs.req.valid, 1)
+            for _ in range(BOUND):  # taken on the edge after a clock with ready high
+                if ctx.get(regs.req.ready):
+                    break
+                await ctx.tick()
+            await ctx.tick()
+            ctx.set(regs.req.valid, 0)
+            for _ in range(BOUND):
+                if ctx.get(regs.rvalid):
+                    break
+                await ctx.tick()
+            got = ctx.get(regs.rdata)
+            assert got == total[name] & MASK, f"{name} read {got} at the end, counted {total[name]}"
+        assert not reads and checked > 100, (checked, reads)
+
+    sim.add_testbench(tb)
+    sim.run()
+
+
 #: Every check, in file order (``tests/test_fabric_units.py`` runs each; so does the
 #: mutation gate's ``units`` job).
 CHECKS = [
@@ -630,4 +734,5 @@ CHECKS = [
     check_segment_counts_and_routes_on_random_traffic,
     check_segment_stalls_exactly_while_a_packet_waits_behind_a_full_output,
     check_bus_tree_counts_each_level_from_its_segments,
+    check_link_keeps_every_chip_count_through_reads_clears_and_wraps,
 ]

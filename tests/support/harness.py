@@ -76,9 +76,52 @@ def CoreHarness(geometry, core_cls=Core):
     return Harness(core_cls(geometry), "spike_out", geometry.virtual * geometry.neurons)
 
 
-def ChipHarness(geometry):
-    """The chip; ``events`` are its output events (``event_layout``)."""
-    from spikeloom.hdl.top import Chip
+def CountedChip(geometry, queue_depth=16):
+    """The chip with its counts summed into 32-bit counters, for the chip on its own.
 
+    The chip sends how many of each counted event happened on each clock
+    (``counts``, registered: ``hdl/top.COUNTER_LAG``); in the system the
+    UART block keeps the counters, in block RAM (``hdl/uart_regs.py``, tested
+    there). Here ``routed`` .. ``host_dropped``, ``carried[i]`` and
+    ``stalled[i]`` (docs/semantics.md §5) add them up on every clock,
+    wrapping at 32 bits, from reset or ``clear_counters`` (registered like
+    the counts, so a clear takes effect ``COUNTER_LAG`` clocks later). The
+    class is made from ``hdl/top.Chip`` when called, so a mutant in its place
+    is the one counted.
+    """
+    from amaranth.hdl import Signal
+
+    from spikeloom.defs import COUNTERS
+    from spikeloom.hdl import top
+
+    g, nlev = geometry, len(geometry.levels)
+
+    class Counted(top.Chip):
+        def __init__(self):
+            self.geometry, self.queue_depth = g, queue_depth
+            members = dict(top.Chip.signature_of(g).members)
+            members |= {name: Out(32) for name in COUNTERS}
+            members |= {"carried": Out(32).array(nlev), "stalled": Out(32).array(nlev)}
+            members["clear_counters"] = In(1)
+            wiring.Component.__init__(self, wiring.Signature(members))
+
+        def elaborate(self, platform):
+            m = super().elaborate(platform)
+            clear = Signal()
+            m.d.sync += clear.eq(self.clear_counters)
+            totals = [(getattr(self, name), name) for name in COUNTERS]
+            for i in range(nlev):
+                totals += [(self.carried[i], f"carried{i}"), (self.stalled[i], f"stalled{i}")]
+            for total, name in totals:
+                m.d.sync += total.eq(total + self.counts[name])
+                with m.If(clear):
+                    m.d.sync += total.eq(0)
+            return m
+
+    return Counted()
+
+
+def ChipHarness(geometry):
+    """The chip (``CountedChip``); ``events`` are its output events (``event_layout``)."""
     # Every neuron fires at most once a tick.
-    return Harness(Chip(geometry), "out", geometry.cores * geometry.neurons)
+    return Harness(CountedChip(geometry), "out", geometry.cores * geometry.neurons)
