@@ -65,6 +65,13 @@ UART_GEOMETRY = Geometry(
     tick_bits=8,
 )
 UART_LINK = LinkConfig(clocks_per_bit=4, rx_fifo=1024, event_fifo=64, timeout_bits=64)
+#: What ``tests/cocotb_uart.py`` reaches in the system besides its pins: it reads
+#: the chip's ports and the bus segments' input handshakes (its tick and stall
+#: references), the link's strobes to the chip, and writes the register file's
+#: RAM (counters near their wrap). Only these are public in its Verilator
+#: build (``runner.build``), so the fuzz runs at the design's own speed.
+UART_VISIBLE = ("tx", "active", "soft_reset", "chip__*", "link.chip__*", "chip.bus.seg*.inputs__*")
+UART_WRITABLE = ("link.regs.mem",)
 
 
 CORE_GEOMETRIES = {
@@ -156,3 +163,8 @@ def uart_system():
     from spikeloom.hdl.system import System
 
     return System(UART_GEOMETRY, UART_LINK)
+
+
+def uart_design(design, simulator, key="uart_system", opt=None):
+    """The UART system built for ``tests/cocotb_uart.py`` (``UART_VISIBLE``)."""
+    return design(key, uart_system, simulator, opt, UART_VISIBLE, UART_WRITABLE)
