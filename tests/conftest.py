@@ -65,7 +65,7 @@ class Design:
             simulator,
             BUILD / simulator,
             opt,
-            visible=visible or runner.EVERYTHING,
+            visible=visible,
             writable=writable,
             key=sources_digest(),
         )

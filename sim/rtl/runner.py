@@ -127,26 +127,22 @@ def _registered_reset(text: str, name: str) -> str:
 _RST = re.compile(r"(?<![.\w\\$])rst\b")
 
 
-#: Every signal of every module, readable through VPI (``build``'s default ``visible``).
-EVERYTHING = ("*",)
-
-
 def _control_file(text: str, name: str, visible, writable) -> str:
     """A Verilator control file: only these signals public (the top's inputs writable).
 
     A pattern is a hierarchical name below the top, ``*`` a wildcard
-    (``"chip.bus.seg*.inputs__*"``); ``"*"`` alone is every signal of every module.
+    (``"chip.bus.seg*.inputs__*"``; ``"*"`` every signal of the top module);
+    ``visible`` None is every signal of every module.
     """
     start, end = _top(text, name)
     inputs = re.findall(r"^  input (?:\[[^\]]*\] )?([A-Za-z_]\w*);$", text[start:end], re.M)
     lines = ["`verilator_config"]
-    for kind, patterns in (("public_flat_rd", visible), ("public_flat_rw", writable)):
+    if visible is None:
+        lines.append('public_flat_rd -module "*" -var "*"')
+    for kind, patterns in (("public_flat_rd", visible or ()), ("public_flat_rw", writable)):
         for pattern in patterns:
-            if pattern == "*":
-                module, var = "*", "*"
-            else:
-                path, _, var = pattern.rpartition(".")
-                module = f"{name}.{path}" if path else name
+            path, _, var = pattern.rpartition(".")
+            module = f"{name}.{path}" if path else name
             lines.append(f'{kind} -module "{module}" -var "{var}"')
     lines += [f'public_flat_rw -module "{name}" -var "{port}"' for port in inputs]
     return "\n".join(lines) + "\n"
@@ -162,7 +158,7 @@ def build(
     simulator: str,
     build_root: Path,
     opt: str | None = None,
-    visible=EVERYTHING,
+    visible=None,
     writable=(),
     key: str | None = None,
 ) -> tuple[object, Path]:
@@ -173,7 +169,7 @@ def build(
     Python per clock (the UART fuzz, the simulation bridge) want ``-O2``.
 
     ``visible``: the signals a testbench reads through VPI (patterns of
-    ``_control_file``; default every signal), ``writable`` the internal ones
+    ``_control_file``; None: every signal), ``writable`` the internal ones
     it writes (the top's inputs always are). cocotb's own Verilator build
     makes every signal writable (``--public-flat-rw``), so Verilator must
     re-evaluate, on every step, all the logic that reads one: 2 to 3 times
