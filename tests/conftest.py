@@ -1,5 +1,7 @@
 """Shared fixtures: each design variant is built once per session and reused."""
 
+import functools
+import hashlib
 import os
 from pathlib import Path
 
@@ -31,22 +33,47 @@ def pytest_collection_modifyitems(config, items):
     items[:] = [by_id[t] for t in schedule.order(list(by_id), estimates, workers)]
 
 
+@functools.cache
+def sources_digest() -> str:
+    """A hash of the sources a design can come from (gateware, tests, mutants, examples)."""
+    import amaranth
+
+    h = hashlib.sha1(amaranth.__version__.encode())
+    for d in ("spikeloom", "hdl", "sim", "tests", "examples"):
+        for p in sorted((ROOT / d).rglob("*.py")):
+            h.update(str(p.relative_to(ROOT)).encode() + p.read_bytes())
+    return h.hexdigest()[:16]
+
+
 class Design:
-    """A built harness: run cocotb jobs against it."""
+    """A built harness: run cocotb jobs against it.
+
+    ``key`` names the design within a session (``make_component`` makes the
+    same design under the same key); with the sources' hash it also keys
+    the Verilog on disk, so the other xdist worker does not convert it again.
+    ``visible``/``writable``: the signals its testbenches reach (``runner.build``).
+    """
 
     _cache: dict = {}
 
-    def __init__(self, key, make_component, simulator, opt=None):
+    def __init__(self, key, make_component, simulator, opt=None, visible=None, writable=()):
         self.name = "harness_" + key
         self.simulator = simulator
         self.runner, self.build_dir = runner.build(
-            make_component(), self.name, simulator, BUILD / simulator, opt
+            make_component(),
+            self.name,
+            simulator,
+            BUILD / simulator,
+            opt,
+            visible=visible,
+            writable=writable,
+            key=sources_digest(),
         )
 
     @classmethod
-    def get(cls, key, make_component, simulator, opt=None):
+    def get(cls, key, make_component, simulator, opt=None, visible=None, writable=()):
         if (key, simulator) not in cls._cache:
-            cls._cache[key, simulator] = cls(key, make_component, simulator, opt)
+            cls._cache[key, simulator] = cls(key, make_component, simulator, opt, visible, writable)
         return cls._cache[key, simulator]
 
     def run(self, module, job, tag):

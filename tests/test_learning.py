@@ -18,6 +18,7 @@ import pytest
 from spikeloom.defs import PRNG_RESET, PROB_ONE, Geometry, LearnConfig, xorshift32
 from spikeloom.hdl.core import Core
 from spikeloom.sim.core import CoreModel
+from spikeloom.testing.crosscheck import CORE_VISIBLE
 from spikeloom.testing.crosscheck import run_learning_job as run_job
 from spikeloom.testing.harness import CoreHarness
 from spikeloom.testing.mutants import mutant_module
@@ -210,7 +211,7 @@ def test_example_training_is_bit_exact_on_rtl(design, example, ticks):
     spec.loader.exec_module(module)
     g = module.build(module.SEED).geometry
     simulator = "verilator" if "verilator" in SIMULATORS else SIMULATORS[0]
-    built = design(f"replay_{example}", lambda: CoreHarness(g), simulator)
+    built = design(f"replay_{example}", lambda: CoreHarness(g), simulator, None, CORE_VISIBLE)
     job = {"example": example, "seed": module.SEED, "ticks": ticks}
     verdict = built.run("cocotb_replay", job, example)
     assert verdict["ok"], verdict["message"]

@@ -34,7 +34,7 @@ from spikeloom.testing.crosscheck import (
     run_chip_job,
     run_core_job,
     run_learning_job,
-    uart_system,
+    uart_design,
 )
 
 from conftest import ROOT, SIMULATORS
@@ -366,7 +366,7 @@ def run_cocotb(design, simulator, label, job):
 
 def run_uart(design, simulator, label):
     g, link = UART_GEOMETRY, UART_LINK
-    built = design(key_of(label), uart_system, simulator)
+    built = uart_design(design, simulator, key_of(label))
     job = {"geometry": g.as_dict(), "link": dataclasses.asdict(link), "seed": 7100, "items": 400}
     return built.run("cocotb_uart", job, "mut")
 

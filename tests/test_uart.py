@@ -18,7 +18,7 @@ import pytest
 from spikeloom.protocol import LinkConfig
 from spikeloom.testing.crosscheck import UART_GEOMETRY as G
 from spikeloom.testing.crosscheck import UART_LINK as LINK
-from spikeloom.testing.crosscheck import uart_system as system
+from spikeloom.testing.crosscheck import uart_design
 
 from conftest import SIMULATORS, VOLUME
 
@@ -35,7 +35,7 @@ def test_uart_fuzz(design, simulator, part):
     if "SPIKELOOM_ITEMS" in os.environ:
         items = int(os.environ["SPIKELOOM_ITEMS"])
     # -O2: millions of clocks with little Python per clock (5x faster than -O0).
-    built = design("uart_system", system, simulator, "-O2")
+    built = uart_design(design, simulator, opt="-O2")
     job = {
         "geometry": G.as_dict(),
         "link": dataclasses.asdict(LINK),

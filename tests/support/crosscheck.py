@@ -18,6 +18,20 @@ from .harness import ChipHarness, CoreHarness
 #: job once: it keeps the quicker -O0 build.
 CROSSCHECK_OPT = "-O1"
 
+#: What the testbenches read below a harness's ports (``spikeloom.testing.tb``:
+#: the stall reference's segment handshakes, crossbar peeks, a hang's diagnostics).
+#: Only these are public in a Verilator build (``runner.build``): every signal
+#: public costs a third more clocks per second and a slower build.
+CHIP_VISIBLE = (
+    "*",
+    "inner.inflight",
+    "inner.core*.busy",
+    "inner.fanout*.busy",
+    "inner.core*.xbar",
+    "inner.bus.seg*.inputs__*",
+)
+CORE_VISIBLE = ("*", "inner.xbar")
+
 SMALL = dict(count_bits=2, potential_bits=8, timer_bits=4, fanout=4, tick_bits=8)
 CHIP_GEOMETRIES = {
     # One core, P = 5 and k = 4: one full-count entry is half the range.
@@ -65,6 +79,12 @@ UART_GEOMETRY = Geometry(
     tick_bits=8,
 )
 UART_LINK = LinkConfig(clocks_per_bit=4, rx_fifo=1024, event_fifo=64, timeout_bits=64)
+#: What ``tests/cocotb_uart.py`` reaches in the system besides its pins: it reads
+#: the chip's ports and the bus segments' input handshakes (its tick and stall
+#: references) and the link's strobes to the chip, and writes the register
+#: file's RAM (counters near their wrap). As ``CHIP_VISIBLE``.
+UART_VISIBLE = ("*", "link.chip__*", "chip.bus.seg*.inputs__*")
+UART_WRITABLE = ("link.regs.mem",)
 
 
 CORE_GEOMETRIES = {
@@ -110,7 +130,7 @@ def run_core_job(design, simulator, gname, seed, cores, ticks, throttle, tag, co
     key = gname if core_cls is None else f"{gname}_{core_cls.__name__}"
     kwargs = {} if core_cls is None else {"core_cls": core_cls}
     opt = CROSSCHECK_OPT if core_cls is None else None
-    built = design(key, lambda: CoreHarness(g, **kwargs), simulator, opt)
+    built = design(key, lambda: CoreHarness(g, **kwargs), simulator, opt, CORE_VISIBLE)
     job = {
         "geometry": g.as_dict(),
         "seed": seed,
@@ -128,7 +148,7 @@ def run_chip_job(
     """One cocotb job; ``variant`` names a different build (a mutant, tests/test_mutation.py)."""
     g = CHIP_GEOMETRIES[gname]
     opt = None if variant else CROSSCHECK_OPT
-    built = design(f"chip_{gname}{variant}", lambda: ChipHarness(g), simulator, opt)
+    built = design(f"chip_{gname}{variant}", lambda: ChipHarness(g), simulator, opt, CHIP_VISIBLE)
     job = {
         "geometry": g.as_dict(),
         "seed": seed,
@@ -147,7 +167,7 @@ def run_learning_job(design, simulator, gname, seed, nets, ticks, core_cls=None)
     key = "learn_" + (gname if core_cls is None else f"{gname}_{core_cls.__name__}")
     kwargs = {} if core_cls is None else {"core_cls": core_cls}
     opt = CROSSCHECK_OPT if core_cls is None else None
-    built = design(key, lambda: CoreHarness(g, **kwargs), simulator, opt)
+    built = design(key, lambda: CoreHarness(g, **kwargs), simulator, opt, CORE_VISIBLE)
     job = {"geometry": g.as_dict(), "seed": seed, "nets": nets, "ticks": ticks}
     return built.run("cocotb_learning", job, f"s{seed}")
 
@@ -156,3 +176,8 @@ def uart_system():
     from spikeloom.hdl.system import System
 
     return System(UART_GEOMETRY, UART_LINK)
+
+
+def uart_design(design, simulator, key="uart_system", opt=None):
+    """The UART system built for ``tests/cocotb_uart.py`` (``UART_VISIBLE``)."""
+    return design(key, uart_system, simulator, opt, UART_VISIBLE, UART_WRITABLE)
