@@ -80,10 +80,11 @@ UART_GEOMETRY = Geometry(
 )
 UART_LINK = LinkConfig(clocks_per_bit=4, rx_fifo=1024, event_fifo=64, timeout_bits=64)
 #: What ``tests/cocotb_uart.py`` reaches in the system besides its pins: it reads
-#: the chip's ports and the bus segments' input handshakes (its tick and stall
-#: references) and the link's strobes to the chip, and writes the register
-#: file's RAM (counters near their wrap). As ``CHIP_VISIBLE``.
-UART_VISIBLE = ("*", "link.chip__*", "chip.bus.seg*.inputs__*")
+#: the chip's ports, core 0's tick start and the bus segments' input
+#: handshakes (its tick and stall references) and the link's strobes to the
+#: chip, and writes the register file's RAM (counters near their wrap). As
+#: ``CHIP_VISIBLE``.
+UART_VISIBLE = ("*", "link.chip__*", "chip.bus.seg*.inputs__*", "chip.core0.tick_start")
 UART_WRITABLE = ("link.regs.mem",)
 
 
