@@ -155,13 +155,17 @@ TARGETS: dict[str, Target] = {
             device="GW1NR-LV9QN88PC6/I5",
             # One core of 256 neurons; 2-bit entries (k = 1) so the crossbar
             # (16 per clock) fits the 26 BSRAM beside the rest; no room for
-            # the learning unit's memories (history 0).
+            # the learning unit's memories (history 0). Two routing entries
+            # per neuron (one core: its recurrent synapses are crossbar rows):
+            # yosys 0.60 maps a fan-out of 4's routing table to dual-port
+            # BSRAM, two more than the device has.
             geometry=Geometry(
                 levels=(1,),
                 neurons=256,
                 axons=64,
                 count_bits=1,
                 potential_bits=12,
+                fanout=2,
                 lanes=16,
                 history=0,
             ),

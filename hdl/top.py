@@ -229,8 +229,13 @@ class Chip(wiring.Component):
         with m.If(start):
             m.d.sync += [learn_q.eq(self.learn_cfg), phase_q.eq(self.phase)]
         for c, core in enumerate(cores):
+            # Each engine's start is its own flip-flop of `start`, high on the
+            # START clock like `starting`, so the barrier's decision and the
+            # routes to the engines across the chip are separate paths.
+            start_q = Signal(name=f"tick_start{c}")
+            m.d.sync += start_q.eq(start)
             m.d.comb += [
-                core.tick_start.eq(starting),
+                core.tick_start.eq(start_q),
                 core.learn_cfg.eq(learn_q),
                 core.phase.eq(phase_q),
                 core.seed.eq(self.seed),
@@ -245,7 +250,7 @@ class Chip(wiring.Component):
                 with m.Elif(self.tick_start):
                     m.d.sync += pending.eq(1)
             with m.State("START"):
-                # The cores' tick_start comes from this state's flip-flops.
+                # The cores' tick_start: their flip-flops of `start` (above).
                 m.d.comb += starting.eq(1)
                 m.d.sync += cycles.eq(cycles + 1)
                 with m.If(self.tick_start):
