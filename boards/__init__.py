@@ -68,8 +68,9 @@ _ULX3S = Target(
     # 32 cores of 128 neurons on a two-level tree, four per engine (virtual
     # cores: 8 engines); 2-bit entries (k = 1) so that the 1 M crossbar
     # entries fit the EBR (196 of 208), 16 per clock per engine. 55 MHz
-    # (25 MHz through the PLL): placed at 62.7 (a 60 MHz build missed at
-    # 59.6); held by the bus arbiter -> the chip's credit count.
+    # (25 MHz through the PLL; builds at 65 and 60 MHz placed at 63.5 and
+    # 58.1): held by a path from the link's executor through the chip to a
+    # core's accumulator reset, mostly routing across the die.
     geometry=Geometry(
         levels=(8, 4),
         neurons=128,
@@ -169,7 +170,7 @@ TARGETS: dict[str, Target] = {
                 lanes=16,
                 history=0,
             ),
-            # 27 -> 54 MHz (rPLL); placed at 73.9 MHz.
+            # 27 -> 54 MHz (rPLL); placed at 89.7 MHz.
             clock_hz=54e6,
             baud=1_000_000,
             programmers=(("openFPGALoader", ("-b", "tangnano9k")),),

@@ -173,3 +173,16 @@ def test_the_tick_formula_in_the_docs_is_the_gateware_s():
     assert f"r = L + {ROW_STAGES} if L > 0" in semantics
     assert semantics.count(f"lanes + {fixed}") >= 2, f"docs/semantics.md: lanes + {fixed}"
     assert f"max(L + {ROW_STAGES}, lanes)" in readme
+
+
+def test_the_board_clocks_in_docs_boards_md_are_the_board_table_s():
+    """docs/boards.md's "oscillator → design clock" column is boards/__init__.py's clock_hz."""
+    from spikeloom.boards import TARGETS
+
+    root = Path(__file__).resolve().parent.parent
+    rows = re.findall(
+        r"^\| `([\w-]+)` \|.*\| \d+ → (\d+) MHz", (root / "docs/boards.md").read_text(), re.M
+    )
+    assert {name for name, _ in rows} == set(TARGETS), rows
+    for name, mhz in rows:
+        assert int(mhz) * 1e6 == TARGETS[name].clock_hz, f"docs/boards.md: {name} at {mhz} MHz"
