@@ -68,8 +68,8 @@ _ULX3S = Target(
     # 32 cores of 128 neurons on a two-level tree, four per engine (virtual
     # cores: 8 engines); 2-bit entries (k = 1) so that the 1 M crossbar
     # entries fit the EBR (196 of 208), 16 per clock per engine. 55 MHz
-    # (25 MHz through the PLL; builds at 65 and 60 MHz placed at 63.5 and
-    # 58.1): held by a path from the link's executor through the chip to a
+    # (25 MHz through the PLL): placed at 59.6; builds at 65 and 60 MHz
+    # placed at 63.5 and 58.1. Held by a path from the link's executor through the chip to a
     # core's accumulator reset, mostly routing across the die.
     geometry=Geometry(
         levels=(8, 4),
