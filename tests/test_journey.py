@@ -230,7 +230,12 @@ def _interrupted_run(tmp_path, url, stop):
         stderr=subprocess.PIPE,
         text=True,
     )
+    # Stopped once events are being written (a loaded machine can take
+    # longer than the usual 3 s to get there).
+    deadline = time.monotonic() + 60
     time.sleep(3)
+    while not (out.exists() and out.stat().st_size > 100) and time.monotonic() < deadline:
+        time.sleep(0.2)
     stop(proc)
     _, err = proc.communicate(timeout=60)
     r = subprocess.CompletedProcess(proc.args, proc.returncode, "", err)
