@@ -229,6 +229,9 @@ def _interrupted_run(tmp_path, url, stop):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A user's Ctrl-C is not ignored; an xdist worker may ignore SIGINT,
+        # and a child inherits that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     # Stopped once events are being written (a loaded machine can take
     # longer than the usual 3 s to get there).
