@@ -221,7 +221,7 @@ class Core(wiring.Component):
             seen_rd.append(mem.read_port(transparent_for=(seen_wr[-1],)))
         accepting = Signal()
         e_valid = Signal()
-        e_ax = Signal.like(ax)  # Cat(axon, vc): the bitmap address too
+        e_ax = Signal.like(ax, reset_less=True)  # Cat(axon, vc): the bitmap address too
         m.d.comb += self.axon_in.ready.eq(accepting)
         m.d.sync += [e_valid.eq(self.axon_in.valid & accepting), e_ax.eq(ax)]
         for rd in seen_rd:
@@ -232,7 +232,7 @@ class Core(wiring.Component):
         # the next event's read, so a duplicate right behind is caught by
         # comparing with the last decision.
         d_valid, d_listed, last_new = Signal(), Signal(), Signal()
-        d_ax, last_ax = Signal.like(ax), Signal.like(ax)
+        d_ax, last_ax = Signal.like(ax, reset_less=True), Signal.like(ax, reset_less=True)
         d_vc = d_ax[ab:]
         m.d.sync += [
             d_valid.eq(e_valid),
@@ -265,10 +265,12 @@ class Core(wiring.Component):
         v1, v1_axon, v2, v2_axon, v3, v4 = (
             Signal(name=n) for n in ("v1", "v1_axon", "v2", "v2_axon", "v3", "v4")
         )
-        row = Signal(range(g.rows))  # the listed row, registered
-        row_axon = Signal(max(1, ab))  # its axon (an axon row)
-        word = Signal(data.ArrayLayout(g.entry_layout, lanes))
-        acc = [Signal(signed(g.acc_bits), name=f"acc{i}") for i in range(lanes)]
+        # Data registers are not reset (RESET goes to the control flip-flops
+        # only, so its net stays small): each is written before it is used.
+        row = Signal(range(g.rows), reset_less=True)  # the listed row, registered
+        row_axon = Signal(max(1, ab), reset_less=True)  # its axon (an axon row)
+        word = Signal(data.ArrayLayout(g.entry_layout, lanes), reset_less=True)
+        acc = [Signal(signed(g.acc_bits), name=f"acc{i}", reset_less=True) for i in range(lanes)]
         m.d.comb += [
             rec_rd.addr.eq(Cat(idx[:nb], bank, vc)),
             ax_rd.addr.eq(Cat((idx - cur_rec_len)[:ab], bank, vc)),
@@ -304,7 +306,7 @@ class Core(wiring.Component):
         # -- update engine: one neuron per clock --------------------------------
         tag_bits = max(1, nb + vb)  # the neuron's number in the engine
         m.submodules.neuron = nu = self.neuron_cls(g, tag_bits)
-        sums = [Signal(signed(g.acc_bits), name=f"sum{i}") for i in range(lanes)]
+        sums = [Signal(signed(g.acc_bits), name=f"sum{i}", reset_less=True) for i in range(lanes)]
         u_busy = Signal()  # a handed-over group still has neurons to issue
         u_grp = Signal.like(grp)
         u_lane = Signal(range(lanes))
@@ -313,11 +315,12 @@ class Core(wiring.Component):
         u_last = u_issue & (u_lane == lanes - 1)
         handoff = Signal()
         n0 = Cat(u_lane, u_grp)
-        q0_valid, q0_tag = Signal(), Signal(tag_bits)
-        q0_inp = Signal(signed(g.acc_bits))
-        q1_valid, q1_tag = Signal(), Signal(tag_bits)
-        q1_inp = Signal(signed(g.acc_bits))
-        q1_par, q1_st = Signal(g.params_layout), Signal(g.state_layout)
+        q0_valid, q0_tag = Signal(), Signal(tag_bits, reset_less=True)
+        q0_inp = Signal(signed(g.acc_bits), reset_less=True)
+        q1_valid, q1_tag = Signal(), Signal(tag_bits, reset_less=True)
+        q1_inp = Signal(signed(g.acc_bits), reset_less=True)
+        q1_par = Signal(g.params_layout, reset_less=True)
+        q1_st = Signal(g.state_layout, reset_less=True)
         with m.If(u_issue):
             m.d.sync += u_lane.eq(u_lane + 1)
             with m.If(u_last):

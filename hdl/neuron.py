@@ -79,7 +79,8 @@ class NeuronUpdate(wiring.Component):
             """Registered copies of ``signals``, advanced with ``en``."""
             out = []
             for name, s in signals.items():
-                r = Signal(s.shape(), name=f"{prefix}_{name}")
+                # Only `valid` is reset: the data follow it (RESET's net stays small).
+                r = Signal(s.shape(), name=f"{prefix}_{name}", reset_less=name != "valid")
                 with m.If(self.en):
                     m.d.sync += r.eq(s)
                 out.append(r)
@@ -93,7 +94,7 @@ class NeuronUpdate(wiring.Component):
         down = Signal(signed(g.potential_bits + 1), name="down")
         up = Signal(signed(g.potential_bits + 1), name="up")
         m.d.comb += [down.eq(v - p0.leak), up.eq(v + p0.leak)]
-        leaked = Signal(pot, name="leaked")
+        leaked = Signal(pot, name="leaked", reset_less=True)
         with m.If(self.en):
             m.d.sync += leaked.eq(Mux(v[-1], Mux(up[-1], up, 0), Mux(down[-1], 0, down)))
         v1, tag1, p1, st1, inp1 = carry(
@@ -108,9 +109,9 @@ class NeuronUpdate(wiring.Component):
             lif_sum.eq(leaked + inp1),
             c_s_sum.eq(Mux(start1, 0, st1.s) + inp1),
         ]
-        lif_v = Signal(pot, name="lif_v")  # sat(leak(v) + I)
-        c_s = Signal(pot, name="c_s")  # sat(s0 + I)
-        c_vd = Signal(wide, name="c_vd")  # v0 + direct * I, not yet saturated
+        lif_v = Signal(pot, name="lif_v", reset_less=True)  # sat(leak(v) + I)
+        c_s = Signal(pot, name="c_s", reset_less=True)  # sat(s0 + I)
+        c_vd = Signal(wide, name="c_vd", reset_less=True)  # v0 + direct * I, not yet saturated
         with m.If(self.en):
             m.d.sync += [
                 lif_v.eq(sat(lif_sum)),

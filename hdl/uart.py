@@ -25,9 +25,15 @@ change state: every check runs before anything is written.
 ``active`` is high while anything is left to do (a byte queued, a request
 executing, a response going out, a count pending, free running, or the
 chip busy): a simulation harness may pause when it is low.
+
+``soft_reset`` (RESET) is a flip-flop, high on the clock after the
+executor decides it, so the reset of the chip's logic starts from a
+register and not from the executor's decode; the event FIFO is held empty
+from the decision to the end of that clock, so no event of the chip's last
+clock before the reset is kept.
 """
 
-from amaranth.hdl import Cat, Module, Mux, ResetInserter
+from amaranth.hdl import Cat, Module, Mux, ResetInserter, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -89,7 +95,8 @@ class Link(wiring.Component):
             dfr.line_busy.eq(urx.busy),
         ]
         evq = RegisteredFIFO(width=g.event_layout.size, depth=link.event_fifo)
-        m.submodules.evq = ResetInserter(self.soft_reset)(evq)  # RESET empties it
+        resetting = Signal()  # RESET decided or restarting the chip: empty the FIFO
+        m.submodules.evq = ResetInserter(resetting)(evq)
         m.d.comb += [
             evq.w_data.eq(chip.out.payload.as_value()),
             evq.w_en.eq(chip.out.valid),
@@ -174,11 +181,12 @@ class Link(wiring.Component):
         ]
 
         # -- the chip's ports -------------------------------------------------------
+        m.d.sync += self.soft_reset.eq(ex.soft_reset)
+        m.d.comb += resetting.eq(ex.soft_reset | self.soft_reset)
         m.d.comb += [
             chip.host_in.valid.eq(ex.host_in.valid),
             chip.host_in.payload.eq(ex.host_in.payload),
             ex.host_in.ready.eq(chip.host_in.ready),
-            self.soft_reset.eq(ex.soft_reset),
             chip.tick_start.eq(ex.tick_start),
             chip.cfg_core.eq(ex.cfg_core),
             chip.cfg_region.eq(ex.cfg_region),

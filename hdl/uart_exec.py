@@ -117,11 +117,15 @@ class Executor(wiring.Component):
 
         # -- ticks ----------------------------------------------------------------
         # The chip's tick counts up by one per tick: its low bit toggles.
-        tick_q = Signal()
-        m.d.sync += tick_q.eq(self.tick[0])
-        with m.If(self.soft_reset):
+        # The chip restarts the clock after RESET is decided (the link's
+        # soft_reset is a flip-flop), so its tick is ignored for both clocks.
+        tick_q, reset_q = Signal(), Signal()
+        resetting = self.soft_reset | reset_q
+        m.d.sync += [tick_q.eq(self.tick[0]), reset_q.eq(self.soft_reset)]
+        with m.If(resetting):
             m.d.sync += tick_q.eq(0)  # the chip's tick restarts at 0 too
-        m.d.sync += self.tick_done.eq(self.tick[0] != tick_q)  # a clock late: a short path
+        # A clock late: a short path.
+        m.d.sync += self.tick_done.eq((self.tick[0] != tick_q) & ~resetting)
         start = Signal()  # a tick starts: ``tick_start`` the next clock
         # STEP's ticks started, or RUN's clocks since the last tick started
         # (STEP is refused while running free).
