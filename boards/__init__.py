@@ -67,10 +67,10 @@ _ULX3S = Target(
     device="LFE5U-85F-6BG381C",
     # 32 cores of 128 neurons on a two-level tree, four per engine (virtual
     # cores: 8 engines); 2-bit entries (k = 1) so that the 1 M crossbar
-    # entries fit the EBR (196 of 208), 16 per clock per engine. 55 MHz
-    # (25 MHz through the PLL): placed at 59.6; builds at 65 and 60 MHz
-    # placed at 63.5 and 58.1. Held by a path from the link's executor through the chip to a
-    # core's accumulator reset, mostly routing across the die.
+    # entries fit the EBR (196 of 208), 16 per clock per engine. 60 MHz
+    # (25 MHz through the PLL): placed at 68.2 (an 80 MHz build placed at
+    # 61.7). Held by a core's update engine -> group handoff, whose logic
+    # nextpnr spreads across the die beside the core's scattered crossbar EBR.
     geometry=Geometry(
         levels=(8, 4),
         neurons=128,
@@ -82,7 +82,7 @@ _ULX3S = Target(
         history=0,
         virtual=4,
     ),
-    clock_hz=55e6,
+    clock_hz=60e6,
     baud=1_000_000,
     programmers=(("openFPGALoader", ("-b", "ulx3s")), ("fujprog", ())),
 )
