@@ -181,9 +181,9 @@ class Link(wiring.Component):
         ]
 
         # -- the chip's ports -------------------------------------------------------
-        m.d.sync += self.soft_reset.eq(ex.soft_reset)
-        m.d.comb += resetting.eq(ex.soft_reset | self.soft_reset)
         m.d.comb += [
+            self.soft_reset.eq(ex.soft_reset),
+            resetting.eq(ex.resetting),
             chip.host_in.valid.eq(ex.host_in.valid),
             chip.host_in.payload.eq(ex.host_in.payload),
             ex.host_in.ready.eq(chip.host_in.ready),

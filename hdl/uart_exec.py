@@ -83,7 +83,10 @@ class Executor(wiring.Component):
                 "running": Out(1),
                 "tick_done": Out(1),  # a tick is over (TICK counts it)
                 # The chip.
+                # RESET: a flip-flop, high the clock after it is decided (the
+                # chip's logic restarts from it); ``resetting`` covers both clocks.
                 "soft_reset": Out(1),
+                "resetting": Out(1),
                 "tick_start": Out(1),  # a flip-flop (the chip's barrier starts from it)
                 "busy": In(1),
                 "tick": In(g.tick_bits),
@@ -117,11 +120,13 @@ class Executor(wiring.Component):
 
         # -- ticks ----------------------------------------------------------------
         # The chip's tick counts up by one per tick: its low bit toggles.
-        # The chip restarts the clock after RESET is decided (the link's
-        # soft_reset is a flip-flop), so its tick is ignored for both clocks.
-        tick_q, reset_q = Signal(), Signal()
-        resetting = self.soft_reset | reset_q
-        m.d.sync += [tick_q.eq(self.tick[0]), reset_q.eq(self.soft_reset)]
+        # The chip restarts the clock after RESET is decided (soft_reset is a
+        # flip-flop), so its tick is ignored for both clocks.
+        tick_q = Signal()
+        self._reset_now = reset_now = Signal()  # RESET decided (dispatch)
+        m.d.sync += [tick_q.eq(self.tick[0]), self.soft_reset.eq(reset_now)]
+        m.d.comb += self.resetting.eq(reset_now | self.soft_reset)
+        resetting = self.resetting
         with m.If(resetting):
             m.d.sync += tick_q.eq(0)  # the chip's tick restarts at 0 too
         # A clock late: a short path.
@@ -324,7 +329,7 @@ class Executor(wiring.Component):
             with m.Case(onehot(C.SEED)):
                 m.next = "QUIET"  # strobes seed_we there
             with m.Case(onehot(C.RESET)):
-                m.d.comb += self.soft_reset.eq(1)
+                m.d.comb += self._reset_now.eq(1)
                 m.d.sync += self.running.eq(0)
                 m.next = "RESET"
 
