@@ -308,12 +308,22 @@ class Core(wiring.Component):
         m.submodules.neuron = nu = self.neuron_cls(g, tag_bits)
         sums = [Signal(signed(g.acc_bits), name=f"sum{i}", reset_less=True) for i in range(lanes)]
         u_busy = Signal()  # a handed-over group still has neurons to issue
+        # The sums are taken one clock after the handoff decision, by a
+        # register, so its wide fan-out (every sum and accumulator) has a
+        # clock of its own and the decision (which spans both engines) drives
+        # only the engines' counters.
+        load = Signal()
         u_grp = Signal.like(grp)
         u_lane = Signal(range(lanes))
         adv = Signal()  # the pipeline advances (no spike waits for spike_out)
-        u_issue = u_busy & adv
-        u_last = u_issue & (u_lane == lanes - 1)
-        handoff = Signal()
+        # The engine starts in the clock the sums are loaded, reading the first
+        # from its accumulator (see load).
+        u_issue = (u_busy | load) & adv
+        # u_lane == lanes - 1, kept as a flip-flop so the handoff decision
+        # (which spans both engines) has no comparator in it.
+        u_at_last = Signal(init=lanes == 1)
+        u_last = u_issue & u_at_last
+        handoff = Signal()  # the row engine starts its next group
         n0 = Cat(u_lane, u_grp)
         q0_valid, q0_tag = Signal(), Signal(tag_bits, reset_less=True)
         q0_inp = Signal(signed(g.acc_bits), reset_less=True)
@@ -321,23 +331,25 @@ class Core(wiring.Component):
         q1_inp = Signal(signed(g.acc_bits), reset_less=True)
         q1_par = Signal(g.params_layout, reset_less=True)
         q1_st = Signal(g.state_layout, reset_less=True)
+        m.d.sync += load.eq(handoff)
         with m.If(u_issue):
-            m.d.sync += u_lane.eq(u_lane + 1)
-            with m.If(u_last):
-                m.d.sync += u_busy.eq(0)
-        with m.If(handoff):
+            at_last = (u_lane == lanes - 2) if lanes > 1 else 1
+            m.d.sync += [u_lane.eq(u_lane + 1), u_at_last.eq(at_last)]
+        with m.If(handoff):  # the engine issues its last neuron by now
+            m.d.sync += [u_grp.eq(grp), u_lane.eq(0), u_at_last.eq(lanes == 1)]
+        with m.If(load):
             m.d.sync += [
                 u_busy.eq(1),
-                u_grp.eq(grp),
-                u_lane.eq(0),
                 *[s.eq(a) for s, a in zip(sums, acc)],
                 *[a.eq(0) for a in acc],
             ]
+        with m.If(u_last):  # also in the loading clock, if lanes is 1
+            m.d.sync += u_busy.eq(0)
         with m.If(adv):
             m.d.sync += [
                 q0_valid.eq(u_issue),
                 q0_tag.eq(n0),
-                q0_inp.eq(Array(sums)[u_lane]),
+                q0_inp.eq(Mux(load, acc[0], Array(sums)[u_lane])),
                 # Registered memory outputs.
                 q1_valid.eq(q0_valid),
                 q1_tag.eq(q0_tag),
@@ -355,7 +367,7 @@ class Core(wiring.Component):
             nu.params.eq(q1_par),
             nu.state.eq(q1_st),
         ]
-        pipe_empty = ~u_busy & ~q0_valid & ~q1_valid & ~nu.busy
+        pipe_empty = ~load & ~u_busy & ~q0_valid & ~q1_valid & ~nu.busy
 
         # -- spikes out, into the next tick's recurrent list -------------------
         fire = Signal()
@@ -471,7 +483,7 @@ class Core(wiring.Component):
                 with m.If(idx != row_count):  # idx counts up from 0 to row_count
                     m.d.comb += issue.eq(1)
                     m.d.sync += idx.eq(idx + 1)
-                with m.Elif(rows_drained & (~u_busy | u_last)):
+                with m.Elif(rows_drained & ((~u_busy & ~load) | u_last)):
                     # The group's sums are complete and the update engine
                     # takes them now (it reads each sum as it issues).
                     m.d.comb += handoff.eq(1)
